@@ -1,0 +1,302 @@
+"""Static cost bound: takes a checked program and input sizes, gives a Bound (calls, depth, prompt tokens) or a CostError.
+
+The analysis is an abstract interpretation over sizes (absdomain.py): every value is replaced by
+an upper bound on its size, every function by a function over sizes, and every `llm` leaf adds
+one call whose prompt is bounded by the size of its text. There is no general recursion in the
+language (typecheck + termination check), so the analysis itself always terminates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import absdomain as a
+from . import syntax as s
+from . import types as t
+from .errors import CostError
+from .registry import Combinator
+from .source import Span
+
+# Tokens the chat format adds around a prompt (role markers, separators), counted generously.
+MESSAGE_OVERHEAD = 16
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """What the analysis assumes about the model: window, output limit and how prompts are framed."""
+
+    window: int = 8192
+    output_tokens: int = 512
+    count: Callable[[str], int] = field(default=lambda text: len(text.encode("utf-8")), compare=False)
+    instruction_tokens: Callable[[t.Type], int] = field(default=lambda ty: 64, compare=False)
+    tau: int | None = None
+    k: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The worst case of one run, computed before any call."""
+
+    calls: int
+    depth: int
+    max_prompt_tokens: int
+    total_prompt_tokens: int
+    max_output_tokens: int
+    window: int
+    input_tokens: int
+    leaves: tuple[a.Leaf, ...] = ()
+    tau: int | None = None
+    k: int | None = None
+
+    @property
+    def total_output_tokens(self) -> int:
+        return self.calls * self.max_output_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "depth": self.depth, "max_prompt_tokens": self.max_prompt_tokens,
+            "total_prompt_tokens": self.total_prompt_tokens, "max_output_tokens": self.max_output_tokens,
+            "window": self.window, "input_tokens": self.input_tokens, "tau": self.tau, "k": self.k,
+        }
+
+
+class Analyser:
+    """Abstract evaluation over sizes with a running account of neural cost."""
+
+    def __init__(self, model: CostModel, leaf_types: Mapping[int, t.Type],
+                 combinators: Mapping[str, Combinator]) -> None:
+        self.model = model
+        self.leaf_types = leaf_types
+        self.combinators = combinators
+        self.account = a.Cost()
+        self.where: Span | None = None
+
+    def fail(self, message: str) -> None:
+        """Reject the program at the application being analysed."""
+        raise CostError(message, self.where)
+
+    # -------------------------------------------------------------- accounting
+    def charge(self, c: a.Cost) -> None:
+        self.account = self.account + c
+
+    def measure(self, thunk: Callable[[], a.AValue]) -> tuple[a.AValue, a.Cost]:
+        """Evaluate `thunk` on a fresh account; return its value and cost (not charged)."""
+        saved, self.account = self.account, a.Cost()
+        try:
+            value = thunk()
+            return value, self.account
+        finally:
+            self.account = saved
+
+    def branch(self, left: Callable[[], a.AValue], right: Callable[[], a.AValue]) -> tuple[a.AValue, a.Cost]:
+        lv, lc = self.measure(left)
+        rv, rc = self.measure(right)
+        return a.join(lv, rv), lc.join(rc)
+
+    def call(self, f: a.AValue, *args: a.AValue) -> a.AValue:
+        """Apply a function over sizes to arguments, charging the current account."""
+        for arg in args:
+            if not isinstance(f, a.Fun):
+                return a.TOP
+            f = f.apply(self, arg)
+        return f
+
+    def call_measured(self, f: a.AValue, *args: a.AValue) -> tuple[a.AValue, a.Cost]:
+        return self.measure(lambda: self.call(f, *args))
+
+    # -------------------------------------------------------------- evaluation
+    def eval(self, e: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
+        match e:
+            case s.Var(name):
+                return env[name]
+            case s.IntLit(v):
+                return a.Num.exactly(v)
+            case s.FloatLit(v):
+                return a.Num.exactly(v)
+            case s.BoolLit(v):
+                return a.Bool(v)
+            case s.TextLit(parts):
+                return self.text(parts, env)
+            case s.ListLit(items):
+                elem: a.AValue | None = None
+                for item in items:
+                    v = self.eval(item, env)
+                    elem = v if elem is None else a.join(elem, v)
+                return a.Lst(len(items), a.TOP if elem is None else elem)
+            case s.RecordLit(fields):
+                return a.Rec(tuple(sorted((n, self.eval(v, env)) for n, v in fields)))
+            case s.TupleLit(items):
+                return a.Tup(tuple(self.eval(x, env) for x in items))
+            case s.Field(record, name):
+                r = self.eval(record, env)
+                return r.get(name) if isinstance(r, a.Rec) else a.TOP
+            case s.Lam(params, body):
+                return self.closure([p.name for p in params], body, env)
+            case s.App(fn, arg):
+                f, x = self.eval(fn, env), self.eval(arg, env)
+                saved, self.where = self.where, e.span
+                try:
+                    return self.call(f, x)
+                finally:
+                    self.where = saved
+            case s.Let(name, value, body):
+                return self.eval(body, {**env, name: self.eval(value, env)})
+            case s.If(cond, then, else_):
+                c = self.eval(cond, env)
+                if isinstance(c, a.Bool) and c.value is not None:
+                    return self.eval(then if c.value else else_, env)
+                v, cost = self.branch(lambda: self.eval(then, env), lambda: self.eval(else_, env))
+                self.charge(cost)
+                return v
+            case s.BinOp(op, left, right):
+                return self.binop(op, self.eval(left, env), self.eval(right, env))
+            case s.UnOp(op, operand):
+                v = self.eval(operand, env)
+                if op == "not":
+                    return a.Bool(None if not isinstance(v, a.Bool) or v.value is None else not v.value)
+                if isinstance(v, a.Num):
+                    return a.Num(None if v.hi is None else -v.hi, None if v.lo is None else -v.lo)
+                return a.TOP
+            case s.Annot(inner, _):
+                return self.eval(inner, env)
+            case s.Llm(prompt):
+                return self.leaf(e, self.eval(prompt, env))
+            case s.Hole():
+                raise CostError("typed holes are not supported by this version of the runtime", e.span)
+        raise AssertionError(e)
+
+    def closure(self, params: list[str], body: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
+        def apply(an: Analyser, arg: a.AValue) -> a.AValue:
+            inner = {**env, params[0]: arg}
+            return an.eval(body, inner) if len(params) == 1 else self.closure(params[1:], body, inner)
+        return a.Fun(apply)
+
+    def text(self, parts: tuple[str | s.Expr, ...], env: Mapping[str, a.AValue]) -> a.AValue:
+        total: int | None = 0
+        for part in parts:
+            if isinstance(part, str):
+                total = a.add_opt(total, self.model.count(part))
+            else:
+                total = a.add_opt(total, a.rendered_tokens(self.eval(part, env)))
+                total = a.add_opt(total, 1)  # a boundary may split one token into two
+        return a.Text(total)
+
+    def binop(self, op: str, x: a.AValue, y: a.AValue) -> a.AValue:
+        if op == "++":
+            if isinstance(x, a.Text) and isinstance(y, a.Text):
+                return a.Text(a.add_opt(a.add_opt(x.tokens, y.tokens), 1))
+            if isinstance(x, a.Lst) and isinstance(y, a.Lst):
+                return a.Lst(a.add_opt(x.length, y.length), a.join(x.elem, y.elem))
+            return a.TOP
+        if isinstance(x, a.Num) and isinstance(y, a.Num):
+            return _num_op(op, x, y)
+        if op in ("&&", "||") and isinstance(x, a.Bool) and isinstance(y, a.Bool):
+            if x.value is not None and y.value is not None:
+                return a.Bool(x.value and y.value if op == "&&" else x.value or y.value)
+            if op == "&&" and False in (x.value, y.value):
+                return a.Bool(False)
+            if op == "||" and True in (x.value, y.value):
+                return a.Bool(True)
+        return a.Bool() if op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||") else a.TOP
+
+    def leaf(self, node: s.Llm, prompt: a.AValue) -> a.AValue:
+        ty = self.leaf_types[id(node)]
+        if not isinstance(prompt, a.Text) or prompt.tokens is None:
+            raise CostError("the prompt of this llm call has no size bound", node.span,
+                            ["its text depends on a value of unknown size; bound it with split, peek or take"])
+        tokens = prompt.tokens + self.model.instruction_tokens(ty) + MESSAGE_OVERHEAD
+        out = self.model.output_tokens
+        leaf = a.Leaf(node.span, tokens, out, t.show(ty))
+        self.charge(a.Cost(1, tokens, tokens, 0, (leaf,)))
+        return a.of_type(ty, out)
+
+    # -------------------------------------------------------------- primitives
+    def primitive(self, c: Combinator) -> a.AValue:
+        """The size semantics of a combinator, curried like the combinator itself."""
+        def run(args: list[a.AValue]) -> a.AValue:
+            if c.abstract is not None:
+                return c.abstract(self, *args)  # type: ignore[no-any-return]
+            if c.size is not None:
+                return c.size(*args)  # type: ignore[no-any-return]
+            return a.TOP
+
+        def curry(args: list[a.AValue]) -> a.AValue:
+            if len(args) == c.arity:
+                return run(args)
+            return a.Fun(lambda an, x: curry([*args, x]), c.name)
+        return curry([])
+
+
+def _num_op(op: str, x: a.Num, y: a.Num) -> a.AValue:
+    xv, yv = x.value, y.value
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        return a.Bool(_compare(op, x, y))
+    if xv is not None and yv is not None:
+        try:
+            v = {"+": xv + yv, "-": xv - yv, "*": xv * yv,
+                 "/": (xv // yv if isinstance(xv, int) and isinstance(yv, int) else xv / yv) if yv else None,
+                 "%": xv % yv if yv else None}[op]
+        except (OverflowError, ZeroDivisionError):
+            v = None
+        return a.Num.exactly(v) if v is not None else a.Num()
+    if op == "+" and None not in (x.lo, y.lo, x.hi, y.hi):
+        return a.Num(x.lo + y.lo, x.hi + y.hi)  # type: ignore[operator]
+    if op == "-" and None not in (x.lo, y.lo, x.hi, y.hi):
+        return a.Num(x.lo - y.hi, x.hi - y.lo)  # type: ignore[operator]
+    if op in ("*", "/") and None not in (x.lo, x.hi) and yv is not None and yv > 0 and x.lo >= 0:  # type: ignore[operator]
+        hi = x.hi * yv if op == "*" else x.hi / yv  # type: ignore[operator]
+        lo = x.lo * yv if op == "*" else x.lo / yv  # type: ignore[operator]
+        return a.Num(lo if op == "*" else int(lo), hi if op == "*" else -(-hi // 1))
+    return a.Num()
+
+
+def _compare(op: str, x: a.Num, y: a.Num) -> bool | None:
+    """Decide a comparison from intervals when every value in them agrees."""
+    def lt(p: a.Num, q: a.Num) -> bool | None:  # p < q ?
+        if p.hi is not None and q.lo is not None and p.hi < q.lo:
+            return True
+        if p.lo is not None and q.hi is not None and p.lo >= q.hi:
+            return False
+        return None
+
+    def le(p: a.Num, q: a.Num) -> bool | None:
+        if p.hi is not None and q.lo is not None and p.hi <= q.lo:
+            return True
+        if p.lo is not None and q.hi is not None and p.lo > q.hi:
+            return False
+        return None
+
+    match op:
+        case "<":
+            return lt(x, y)
+        case "<=":
+            return le(x, y)
+        case ">":
+            return lt(y, x)
+        case ">=":
+            return le(y, x)
+        case "==":
+            if x.value is not None and x.value == y.value:
+                return True
+            return False if lt(x, y) or lt(y, x) else None
+        case "!=":
+            eq = _compare("==", x, y)
+            return None if eq is None else not eq
+    return None
+
+
+def check_window(bound_leaves: tuple[a.Leaf, ...], model: CostModel) -> None:
+    """Reject a program where some leaf could exceed the window."""
+    for leaf in sorted(bound_leaves, key=lambda lf: (lf.span.source.name, lf.span.start)):
+        if leaf.prompt_tokens + leaf.output_tokens > model.window:
+            raise CostError(
+                f"this llm call can receive up to {leaf.prompt_tokens} prompt tokens plus "
+                f"{leaf.output_tokens} output tokens, more than the window of {model.window}",
+                leaf.span,
+                ["split the text it reads into smaller chunks (split, peek, take) or use a larger window"])
+
+
+def leaf_span(span: Span) -> str:
+    return span.location()
