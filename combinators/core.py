@@ -501,10 +501,10 @@ def none() -> None:
 @combinator("tau : Int", abstract=lambda an: a.Num.exactly(an.model.tau) if an.model.tau else a.Num(1))
 def tau(*, ctx: Any) -> int:
     """The leaf size chosen by the partition rule for this run's window (see lambda_rlm/partition.py)."""
-    return int(ctx.tau)
+    return int(ctx.tau or 0)  # 0 only when the program never asks for it
 
 
 @combinator("fanout : Int", abstract=lambda an: a.Num.exactly(an.model.k) if an.model.k else a.Num(2))
 def fanout(*, ctx: Any) -> int:
     """The fan-out chosen by the partition rule: the fewest pieces of at most `tau` tokens."""
-    return int(ctx.k)
+    return int(ctx.k or 0)

@@ -43,7 +43,34 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--window", type=_tokens, default=8192, help="model window in tokens (default 8192)")
     c.add_argument("--output-tokens", type=_tokens, default=512, help="max output tokens per call")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    r = sub.add_parser("run", help="run a program on a document")
+    r.add_argument("program", help="a .lam file")
+    r.add_argument("--input", default="-", help="the document: a file, or - for stdin (default)")
+    r.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="another input of main")
+    _run_options(r)
+
+    tr = sub.add_parser("trace", help="show a JSONL trace as a tree")
+    tr.add_argument("file")
     return p
+
+
+def _run_options(r: argparse.ArgumentParser) -> None:
+    r.add_argument("--model", default=None, help="a litellm model string or a Router config file")
+    r.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
+    r.add_argument("--window", type=_tokens, default=None, help="the model's window in tokens")
+    r.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
+    r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    r.add_argument("--max-calls", type=int, default=None)
+    r.add_argument("--max-tokens", type=_tokens, default=None)
+    r.add_argument("--max-usd", type=float, default=None)
+    r.add_argument("--deadline", type=float, default=None, help="seconds")
+    r.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    r.add_argument("--no-cache", action="store_true")
+    r.add_argument("--cache-dir", default=None)
+    r.add_argument("--trace", default=None, metavar="FILE", help="append a JSONL trace to FILE")
+    r.add_argument("--json", action="store_true", help="print the value and statistics as JSON")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return check(args)
+        if args.command == "run":
+            return run(args)
+        if args.command == "trace":
+            return show_trace(args)
         raise AssertionError(args.command)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -75,11 +106,15 @@ def _exit_code(exc: LambdaError) -> int:
 def check(args: argparse.Namespace) -> int:
     from .program import compile
 
+    from .runtime import Config, cost_model
+    from .tokens import cl100k
+
     program = compile(Path(args.program))
     if program.main is None:
         print(f"{args.program}: library module, {len(program.defs)} definitions checked")
         return EXIT_OK
-    b = program.cost(input_tokens=args.input_tokens, window=args.window, output_tokens=args.output_tokens)
+    config = Config(window=args.window, output_tokens=args.output_tokens)
+    b = program.bound(cost_model(config, cl100k()), args.input_tokens)
     if args.json:
         print(json.dumps({"type": program.type, "bound": b.as_dict(),
                           "leaves": [_leaf(lf) for lf in b.leaves]}, indent=2))
@@ -92,6 +127,86 @@ def check(args: argparse.Namespace) -> int:
     print(f"  prompt ≤ {b.max_prompt_tokens:,} tokens per call, ≤ {b.total_prompt_tokens:,} in total")
     for lf in b.leaves:
         print(f"  leaf {lf.span.location()}  {lf.type}  prompt ≤ {lf.prompt_tokens:,} tokens")
+    return EXIT_OK
+
+
+def read_document(where: str) -> str:
+    """The document from a file or stdin, as text; bad input is a ConfigError, not a traceback."""
+    try:
+        data = sys.stdin.buffer.read() if where == "-" else Path(where).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the document '{where}': {exc.strerror or exc}") from None
+    if b"\x00" in data[:65536]:
+        raise ConfigError(f"the document '{where}' looks binary (it contains NUL bytes); give a text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the document '{where}' is not valid UTF-8 (byte {exc.start})",
+                          notes=["convert it first, e.g. iconv -f latin1 -t utf-8"]) from None
+
+
+def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
+    from .runtime import Config
+
+    fields: dict[str, Any] = {
+        "api_base": args.api_base, "concurrency": args.concurrency, "max_calls": args.max_calls,
+        "max_tokens": args.max_tokens, "max_usd": args.max_usd, "deadline_s": args.deadline,
+        "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
+        "trace_path": args.trace,
+    }
+    for name in ("model", "window"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    if args.output_tokens is not None:
+        fields["output_tokens"] = args.output_tokens
+    fields.update(overrides)
+    return Config(**fields)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .program import compile
+    from .runtime import run as run_program
+
+    program = compile(Path(args.program))
+    inputs = {}
+    for item in args.arg:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--arg takes NAME=VALUE, not {item!r}")
+        inputs[name] = value
+    document = read_document(args.input)
+    config = config_from(args)
+    with progress(not args.quiet and not args.json) as listener:
+        result = run_program(program, document, config, on_event=listener, **inputs)
+    print_result(result, args.json)
+    return EXIT_OK
+
+
+def print_result(result: Any, as_json: bool) -> None:
+    from .values import show, to_json
+
+    if as_json:
+        print(json.dumps({"value": to_json(result.value), **result.stats()}, ensure_ascii=False, indent=2))
+    else:
+        print(show(result.value))
+
+
+def progress(enabled: bool) -> Any:
+    """A context giving an event listener that draws a progress bar on stderr when it is a terminal."""
+    from .progress import Progress
+
+    return Progress(enabled and sys.stderr.isatty())
+
+
+def show_trace(args: argparse.Namespace) -> int:
+    from .progress import render_trace
+    from .trace import read
+
+    try:
+        events = read(args.file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the trace '{args.file}': {exc.strerror or exc}") from None
+    render_trace(events)
     return EXIT_OK
 
 

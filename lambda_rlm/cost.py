@@ -292,8 +292,8 @@ def check_window(bound_leaves: tuple[a.Leaf, ...], model: CostModel) -> None:
     for leaf in sorted(bound_leaves, key=lambda lf: (lf.span.source.name, lf.span.start)):
         if leaf.prompt_tokens + leaf.output_tokens > model.window:
             raise CostError(
-                f"this llm call can receive up to {leaf.prompt_tokens} prompt tokens plus "
-                f"{leaf.output_tokens} output tokens, more than the window of {model.window}",
+                f"this llm call can receive up to {leaf.prompt_tokens:,} prompt tokens plus "
+                f"{leaf.output_tokens:,} output tokens, more than the window of {model.window:,}",
                 leaf.span,
                 ["split the text it reads into smaller chunks (split, peek, take) or use a larger window"])
 

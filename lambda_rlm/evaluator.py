@@ -33,6 +33,8 @@ class Context:
     """What combinators may use at run time (passed as their `ctx` argument)."""
 
     tokenizer: Any
+    tau: int | None = None
+    k: int | None = None
 
 
 class Closure:

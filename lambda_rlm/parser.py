@@ -63,31 +63,33 @@ def _parse(source: Source, start: str, offset: int, end: int | None = None) -> A
     try:
         tree = _lark().parse(text, start=start)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, source, offset) from None
+        raise _syntax_error(exc, source, offset, len(source.text) if end is None else end) from None
     try:
         return _Build(source, offset).transform(tree)
     except VisitError as exc:  # errors raised inside the Transformer come back wrapped
         if isinstance(exc.orig_exc, LambdaError):
             raise exc.orig_exc from None
         raise
+    except RecursionError:
+        raise ParseError("the program nests too deeply to be read", Span(source, offset, offset + 1)) from None
 
 
-def _syntax_error(exc: UnexpectedInput, source: Source, offset: int) -> ParseError:
+def _syntax_error(exc: UnexpectedInput, source: Source, offset: int, end: int) -> ParseError:
     pos = offset + (exc.pos_in_stream or 0)
     if isinstance(exc, UnexpectedEOF):
-        pos = offset + len(source.text[offset:].rstrip())
+        pos = offset + len(source.text[offset:end].rstrip())
         message = "unexpected end of input"
     elif isinstance(exc, UnexpectedCharacters):
         message = f"unexpected character {source.text[pos:pos + 1]!r}"
     elif isinstance(exc, UnexpectedToken):
         if exc.token.type == "$END":
-            pos = offset + len(source.text[offset:].rstrip())
+            pos = offset + len(source.text[offset:end].rstrip())
             message = "unexpected end of input"
         else:
             message = f"unexpected {exc.token.value!r}"
     else:
         message = "cannot parse this"
-    expected = sorted({_TOKEN_NAMES.get(t, _describe(t)) for t in getattr(exc, "expected", ())},
+    expected = sorted({_TOKEN_NAMES[t] if t in _TOKEN_NAMES else _describe(t) for t in getattr(exc, "expected", ())},
                       key=lambda d: (d.startswith("'") and not d[1:-1].isalpha(), d))
     notes = [f"expected {', '.join(expected[:8])}{' …' if len(expected) > 8 else ''}"] if expected else []
     end = min(pos + 1, len(source.text))
@@ -182,7 +184,10 @@ class _Build(Transformer[Token, Any]):
         return s.Var(str(name), self._sp(meta))
 
     def int_(self, meta: Any, tok: Token) -> s.IntLit:
-        return s.IntLit(int(str(tok).replace("_", "")), self._sp(meta))
+        digits = str(tok).replace("_", "")
+        if len(digits) > 4000:
+            raise ParseError("this integer literal is too long", self._tok(tok))
+        return s.IntLit(int(digits), self._sp(meta))
 
     def float_(self, meta: Any, tok: Token) -> s.FloatLit:
         return s.FloatLit(float(str(tok).replace("_", "")), self._sp(meta))
@@ -256,12 +261,15 @@ for _rule, _op in _BINOPS.items():
     setattr(_Build, _rule, _make(_op))
 
 
+Lit = list[tuple[str, bool]]  # characters of a literal piece, each marked "came from an escape"
+
+
 def _text_literal(source: Source, start: int, raw: str) -> s.TextLit:
     """Split a text token into literal pieces and `{expr}` interpolations, each parsed in place."""
     quote = 3 if raw.startswith('"""') else 1
     body_start, body_end = start + quote, start + len(raw) - quote
-    parts: list[str | s.Expr] = []
-    buf: list[str] = []
+    parts: list[Lit | s.Expr] = []
+    buf: Lit = []
     i = body_start
     text = source.text
     while i < body_end:
@@ -271,7 +279,7 @@ def _text_literal(source: Source, start: int, raw: str) -> s.TextLit:
             if esc not in _ESCAPES:
                 raise ParseError(f"unknown escape '\\{esc}'", Span(source, i, i + 2),
                                  ["known escapes: \\n \\t \\r \\\" \\\\ \\{ \\}"])
-            buf.append(_ESCAPES[esc])
+            buf.append((_ESCAPES[esc], True))
             i += 2
         elif ch == "{":
             close = _matching_brace(text, i, body_end)
@@ -281,23 +289,21 @@ def _text_literal(source: Source, start: int, raw: str) -> s.TextLit:
             if not text[i + 1 : close].strip():
                 raise ParseError("empty interpolation '{}'", Span(source, i, close + 1))
             if buf:
-                parts.append("".join(buf))
+                parts.append(buf)
                 buf = []
             parts.append(_parse(source, "expr", i + 1, close))
             i = close + 1
         elif ch == "}":
             raise ParseError("unmatched '}' in text", Span(source, i, i + 1), ["write \\} for a literal brace"])
         else:
-            buf.append(ch)
+            buf.append((ch, False))
             i += 1
     if buf:
-        parts.append("".join(buf))
+        parts.append(buf)
     if quote == 3:
         parts = _dedent(parts)
-        last = parts[-1] if parts else None
-        if isinstance(last, str) and "\n" in last and not last.rsplit("\n", 1)[1].strip():
-            parts[-1] = last.rsplit("\n", 1)[0]
-    return s.TextLit(tuple(p for p in parts if p != ""), Span(source, start, start + len(raw)))
+    out = ["".join(c for c, _ in p) if isinstance(p, list) else p for p in parts]
+    return s.TextLit(tuple(p for p in out if p != ""), Span(source, start, start + len(raw)))
 
 
 def _matching_brace(text: str, open_at: int, limit: int) -> int:
@@ -321,29 +327,50 @@ def _matching_brace(text: str, open_at: int, limit: int) -> int:
     return -1
 
 
-def _dedent(parts: list[str | s.Expr]) -> list[str | s.Expr]:
-    """Multi-line text: drop the first newline and the common indentation of literal lines."""
-    if parts and isinstance(parts[0], str) and parts[0].startswith("\n"):
-        parts = [parts[0][1:], *parts[1:]]
-    lines: list[str] = []
-    for i, p in enumerate(parts):
-        if isinstance(p, str):
-            pieces = p.split("\n")
-            lines.extend(pieces if i == 0 else pieces[1:])
-    indents = [len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()]
-    cut = min(indents, default=0)
-    if cut == 0:
-        return parts
-    out: list[str | s.Expr] = []
-    for i, p in enumerate(parts):
-        if isinstance(p, str):
-            pieces = p.split("\n")
-            start = 0 if i == 0 else 1
-            for j in range(start, len(pieces)):
-                pieces[j] = pieces[j][cut:] if pieces[j][:cut].isspace() else pieces[j].lstrip(" ")
-            out.append("\n".join(pieces))
+def _lines(piece: Lit) -> list[Lit]:
+    """A literal piece cut at its real (unescaped) line breaks."""
+    lines: list[Lit] = [[]]
+    for c, escaped in piece:
+        if c == "\n" and not escaped:
+            lines.append([])
         else:
+            lines[-1].append((c, escaped))
+    return lines
+
+
+def _indent(line: Lit) -> int:
+    n = 0
+    while n < len(line) and line[n] == (" ", False):
+        n += 1
+    return n
+
+
+def _dedent(parts: list[Lit | s.Expr]) -> list[Lit | s.Expr]:
+    """Multi-line text: drop a first line break, common indentation and a blank last line.
+
+    Only characters written as such count: an escaped `\\n` is text, not a line break.
+    """
+    if parts and isinstance(parts[0], list) and parts[0][:1] == [("\n", False)]:
+        parts = [parts[0][1:], *parts[1:]]
+    split = [_lines(p) if isinstance(p, list) else p for p in parts]
+    starts = [ln for i, p in enumerate(split) if isinstance(p, list) for ln in (p if i == 0 else p[1:])]
+    indents = [_indent(ln) for ln in starts if any(not (c == " " and not e) for c, e in ln)]
+    cut = min(indents, default=0)
+    last = split[-1] if split else None
+    if isinstance(last, list) and len(last) > 1 and all(c in " \t" and not e for c, e in last[-1]):
+        last.pop()
+    out: list[Lit | s.Expr] = []
+    for i, p in enumerate(split):
+        if not isinstance(p, list):
             out.append(p)
+            continue
+        lines = [ln if (j == 0 and i > 0) else ln[min(cut, _indent(ln)):] for j, ln in enumerate(p)]
+        joined: Lit = []
+        for j, ln in enumerate(lines):
+            if j:
+                joined.append(("\n", False))
+            joined.extend(ln)
+        out.append(joined)
     return out
 
 

@@ -1,0 +1,236 @@
+"""Running programs: takes a program, a document and inputs, gives a Result (value, usage, bound, trace).
+
+`run` is the one sync wrapper over `arun`. Before the first call the static bound is computed
+for the real input sizes and compared with the budget; during the run the oracle enforces the
+budget and this module checks that the calls made never exceed the bound (a bug if they do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import syntax as s
+from . import types as t
+from .budget import Budget
+from .cost import Bound, CostModel
+from .errors import BudgetExceeded, ConfigError, LambdaError
+from .evaluator import Context, Evaluator
+from .program import Program, compile
+from .trace import Trace
+
+DEFAULT_MODEL = "lambda-rlm-local/qwen2.5-coder-1.5b"
+REASK_NOTE_TOKENS = 96  # the correction a re-ask appends (decode.reask), error excerpt included
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs besides the program and its inputs."""
+
+    model: str = DEFAULT_MODEL
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    window: int = 8192
+    output_tokens: int = 512
+    max_leaf_tokens: int | None = None
+    concurrency: int = 8
+    temperature: float = 0.0
+    timeout_s: float = 120.0
+    max_attempts: int = 5
+    reasks: int = 2
+    use_cache: bool = True
+    cache_dir: str | None = None
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    max_usd: float | None = None
+    deadline_s: float | None = None
+    trace_path: str | None = None
+    progress: bool = False
+    tokenizer: Any = field(default=None, compare=False)
+
+    def llm_config(self) -> Any:
+        from .llm import LLMConfig
+
+        return LLMConfig(
+            model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
+            max_output_tokens=self.output_tokens, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
+            reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """The value of main and what it took to compute it."""
+
+    value: Any
+    calls: int
+    cache_hits: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    wall_s: float
+    bound: Bound
+    trace: tuple[dict[str, Any], ...] = field(repr=False, default=())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "cache_hits": self.cache_hits, "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd, "wall_s": round(self.wall_s, 3), "bound": self.bound.as_dict(),
+        }
+
+
+def run(program: Program | str | Path, context: str, config: Config | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+    """Run `program` on the document `context`; keyword arguments fill main's other inputs."""
+    return asyncio.run(arun(program, context, config=config, on_event=on_event, **inputs))
+
+
+async def arun(program: Program | str | Path, context: str, config: Config | None = None,
+               on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+    """The async form of `run`."""
+    config = config or Config()
+    prog = program if isinstance(program, Program) else compile(program)
+    if prog.main is None:
+        raise ConfigError("the program has no 'main' definition to run")
+    tokenizer = config.tokenizer or _default_tokenizer()
+    args = _inputs(prog, context, inputs)
+    bound = plan(prog, config, tokenizer, args)
+    _refuse_over_budget(bound, config)
+
+    from .llm import Oracle
+
+    trace = Trace(config.trace_path, on_event)
+    budget = Budget(config.max_calls, config.max_tokens, config.max_usd,
+                    None if config.deadline_s is None else time.monotonic() + config.deadline_s)
+    oracle = Oracle(config.llm_config(), budget, trace.emit, tokenizer.count)
+    made = 0
+
+    async def leaf(prompt: str, ty: t.Type, node: s.Llm) -> Any:
+        nonlocal made
+        result = await oracle.leaf(prompt, ty)
+        if not result.cached:
+            made += 1
+            if made > bound.calls:  # the static bound is a theorem; this is the dynamic guard
+                raise LambdaError(f"internal error: {made} calls exceed the static bound of {bound.calls}",
+                                  node.span, ["please report this program as a bug"])
+        return result.value
+
+    trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
+    start = time.monotonic()
+    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k))
+    try:
+        coro = evaluator.run_main(args)
+        value = await (asyncio.wait_for(coro, config.deadline_s) if config.deadline_s else coro)
+    except TimeoutError:
+        trace.emit({"event": "run_error", "kind": "deadline"})
+        raise BudgetExceeded(f"the run passed its deadline of {config.deadline_s:g} s",
+                             notes=["completed leaves are cached; rerun to resume"]) from None
+    except LambdaError as exc:
+        trace.emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
+        raise
+    finally:
+        oracle.close()
+        trace.close()
+    c = budget.snapshot()
+    result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens, c.cost_usd,
+                    time.monotonic() - start, bound, tuple(trace.events))
+    trace.emit({"event": "run_end", **result.stats()})
+    return result
+
+
+def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Bound:
+    """The static bound for these very inputs (sizes measured with the run's tokenizer)."""
+    names = [i.name for i in prog.inputs]
+    values = {n: v for n, v in zip(names, args, strict=True) if isinstance(v, int | float)}
+    arg_tokens = {n: tokenizer.count(v) for n, v in zip(names[1:], args[1:], strict=True) if isinstance(v, str)}
+    return prog.bound(cost_model(config, tokenizer), tokenizer.count(args[0]), arg_tokens, values,
+                      config.max_leaf_tokens)
+
+
+def cost_model(config: Config, tokenizer: Any) -> CostModel:
+    """What the analysis must assume to bound what this runtime really sends.
+
+    Each leaf's system message is its type's format instruction; a re-ask adds the bad reply
+    (at most `output_tokens`) and a short correction, so room for one is kept in every prompt.
+    """
+    from . import decode
+
+    reask_room = (config.output_tokens + REASK_NOTE_TOKENS) if config.reasks else 0
+
+    def instruction_tokens(ty: t.Type) -> int:
+        return int(tokenizer.count(decode.instruction(ty))) + reask_room
+
+    return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens)
+
+
+def _refuse_over_budget(bound: Bound, config: Config) -> None:
+    if config.max_calls is not None and bound.calls > config.max_calls:
+        raise BudgetExceeded(
+            f"the program may make up to {bound.calls} calls on this input, more than --max-calls {config.max_calls}",
+            notes=["nothing was run; raise the limit or shrink the input"])
+    worst = bound.total_prompt_tokens + bound.total_output_tokens
+    if config.max_tokens is not None and worst > config.max_tokens:
+        raise BudgetExceeded(
+            f"the program may use up to {worst:,} tokens on this input, more than --max-tokens {config.max_tokens:,}",
+            notes=["nothing was run; raise the limit or shrink the input"])
+
+
+def _inputs(prog: Program, context: str, given: dict[str, Any]) -> list[Any]:
+    if not isinstance(context, str):
+        raise ConfigError(f"the document must be text, not {type(context).__name__}")
+    params = prog.inputs
+    unknown = set(given) - {p.name for p in params[1:]}
+    if unknown:
+        raise ConfigError(f"main has no input named {', '.join(sorted(unknown))}",
+                          notes=[f"its inputs are: {', '.join(p.name for p in params)}"])
+    args: list[Any] = [context]
+    for p in params[1:]:
+        if p.name not in given:
+            raise ConfigError(f"main needs the input '{p.name}' ({t.show(p.type)})",
+                              notes=[f"pass it as --arg {p.name}=VALUE, or {p.name}=… in Python"])
+        args.append(coerce(given[p.name], p.type, p.name))
+    return args
+
+
+def coerce(value: Any, ty: t.Type, name: str) -> Any:
+    """An input given as Python value or command-line text, checked against its declared type."""
+    try:
+        match ty:
+            case t.TCon("Text") | t.TVar():
+                if isinstance(value, str):
+                    return value
+            case t.TCon("Int"):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return value
+                if isinstance(value, str):
+                    return int(value)
+            case t.TCon("Float"):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return float(value)
+                if isinstance(value, str):
+                    return float(value)
+            case t.TCon("Bool"):
+                if isinstance(value, bool):
+                    return value
+                if isinstance(value, str) and value.lower() in ("true", "false"):
+                    return value.lower() == "true"
+            case t.TCon("List", (inner,)):
+                items = json.loads(value) if isinstance(value, str) else value
+                if isinstance(items, list | tuple):
+                    return tuple(coerce(x, inner, name) for x in items)
+    except (ValueError, json.JSONDecodeError):
+        pass
+    raise ConfigError(f"the input '{name}' must be {t.show(ty)}, not {value!r:.60}")
+
+
+def _default_tokenizer() -> Any:
+    from .tokens import cl100k
+
+    return cl100k()

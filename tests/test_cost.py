@@ -1,0 +1,99 @@
+"""The static bound of every example, recomputed by hand from the partition rule and the prompt sizes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from lambda_rlm import compile, syntax
+from lambda_rlm.cost import MESSAGE_OVERHEAD, CostModel
+from lambda_rlm.errors import CostError
+from lambda_rlm.partition import fanout_for
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+N, W, OUT, Q = 1_000_000, 8000, 512, 20  # document, window, output per call, question tokens
+MODEL = CostModel(window=W, output_tokens=OUT, count=len, instruction_tokens=lambda ty: 0)
+
+
+def literal_size(program_name: str, def_name: str) -> tuple[int, int]:
+    """(characters of literal text, number of interpolations) of the leaf template in a definition."""
+    prog = compile(EXAMPLES / f"{program_name}.lam")
+    d = next(d for d in prog.defs if d.name == def_name)
+    node = d.body
+    while not isinstance(node, syntax.Llm):
+        node = node.body  # type: ignore[union-attr]
+    assert isinstance(node.prompt, syntax.TextLit)
+    parts = node.prompt.parts
+    return sum(len(p) for p in parts if isinstance(p, str)), sum(1 for p in parts if not isinstance(p, str))
+
+
+def leaf_tau(template: int, holes: int, others: int) -> int:
+    """The partition rule's τ: the chunk fills what the window leaves after template and output."""
+    return W - OUT - MESSAGE_OVERHEAD - template - holes - others
+
+
+def chunks(n: int, tau: int) -> int:
+    return math.ceil(n / (tau - tau // 10))
+
+
+def bound(name: str) -> tuple[int, int | None, int | None]:
+    prog = compile(EXAMPLES / f"{name}.lam")
+    b = prog.bound(MODEL, N, {i.name: Q for i in prog.inputs[1:]})
+    assert b.max_prompt_tokens + OUT <= W
+    return b.calls, b.tau, b.depth
+
+
+@pytest.mark.parametrize(("name", "leaf"), [("search", "find_in"), ("classify", "label"),
+                                             ("aggregate", "categories"), ("multihop", "notes_on")])
+def test_map_over_chunks(name: str, leaf: str) -> None:
+    template, holes = literal_size(name, leaf)
+    tau = leaf_tau(template, holes, Q)
+    calls, got_tau, depth = bound(name)
+    extra = 1 if name == "multihop" else 0  # the final answer reads the notes
+    assert (got_tau, calls, depth) == (tau, chunks(N, tau) + extra, 0)
+
+
+def test_pairwise_reads_records_from_chunks_and_pairs_them_symbolically() -> None:
+    template, holes = literal_size("pairwise", "people")
+    tau = leaf_tau(template, holes, 0)
+    assert bound("pairwise") == (chunks(N, tau), tau, 0)
+
+
+def test_summarise_divides_once_into_k_pieces_and_merges_them() -> None:
+    template, holes = literal_size("summarise", "summarise_part")
+    tau = leaf_tau(template, holes, 0)
+    k = fanout_for(N, tau)
+    assert math.ceil(N / k) + math.ceil(N / k) // 10 <= tau  # one level of recursion is enough
+    assert bound("summarise") == (k + (k - 1), tau, 1)
+
+
+def test_a_short_document_is_one_leaf_and_the_bound_shrinks_with_it() -> None:
+    prog = compile(EXAMPLES / "search.lam")
+    assert prog.bound(MODEL, 500, {"question": Q}).calls == 1
+    assert prog.bound(MODEL, 0, {"question": Q}).calls == 0
+
+
+def test_divide_with_fixed_sizes_by_hand() -> None:
+    prog = compile("def main (doc : Text) : Text = divide 100 4 (\\c -> llm \"{c}\") (\\a b -> a ++ b) doc")
+    # n = 1000: pieces ≤ 250+25 = 275 > 100 → ≤ 4 pieces of ≤ 275; those split into ≤ 4 of ≤ 69+6 = 75 ≤ 100.
+    b = prog.bound(MODEL, 1000)
+    assert (b.calls, b.depth) == (16, 2)
+    assert b.max_prompt_tokens == 100 + 1 + MESSAGE_OVERHEAD
+
+
+def test_a_leaf_over_the_window_is_rejected_with_its_location() -> None:
+    prog = compile("def main (doc : Text) : Text =\n  llm \"Summarise {doc}\"")
+    assert prog.bound(MODEL, 1000).calls == 1
+    with pytest.raises(CostError) as info:
+        prog.bound(MODEL, 100_000)
+    assert info.value.span is not None and info.value.span.line == 2
+    assert "more than the window of 8,000" in info.value.message
+
+
+def test_both_branches_count_unless_the_condition_is_known() -> None:
+    prog = compile("def main (doc : Text) (q : Text) : Text =\n"
+                   "  if tokens doc <= 1000 then llm \"{doc}\" else concat (map (\\c -> llm \"{c}\") (split doc 500))")
+    assert prog.bound(MODEL, 800, {"q": 5}).calls == 1          # known to fit: the else branch is dead
+    assert prog.bound(MODEL, 5000, {"q": 5}).calls == chunks(5000, 500)  # either may run: the worse counts
