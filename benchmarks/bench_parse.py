@@ -84,6 +84,9 @@ def main (doc : Text) : Text =
 '''
 
 
+SOURCE: list[str] = []  # the program text, for stages that start from text
+
+
 def program(sections: int = 4) -> str:
     """The benchmark program: a header, `sections` sections and a main definition."""
     body = "".join(SECTION.replace("@", str(i)) for i in range(1, sections + 1))
@@ -93,10 +96,14 @@ def program(sections: int = 4) -> str:
 def stages() -> list[tuple[str, Callable[[Any], Any]]]:
     """The front end as a pipeline; each stage takes what the stage before it gave."""
     from lambda_rlm.parser import parse_module
+    from lambda_rlm.program import compile
+    from lambda_rlm.registry import standard_library
 
+    library = standard_library()
     return [
         ("parse", parse_module),
-        # ("check", check_module),  # the type checker goes here: Module -> checked program
+        # parse + imports + prelude + type inference + termination, from the text again
+        ("check", lambda _module: compile(SOURCE[0], library)),
     ]
 
 
@@ -124,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sections", type=int, default=4, help="program size (4 is ~200 lines)")
     args = parser.parse_args()
     source = program(args.sections)
+    SOURCE.append(source)
     lines = source.count("\n")
     print(f"program: {lines} lines, {len(source)} characters; {args.runs} warm runs per stage")
     print("(a stage's first run includes its one-off set-up, e.g. building the LALR tables)")

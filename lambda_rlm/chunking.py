@@ -8,11 +8,14 @@ does around characters split between tokens and inside very long unbroken runs),
 that came out too large is shortened a token at a time.
 
 Guarantees, with n = tok.count(text): pieces are never empty and `"".join(pieces) == text`;
-`len(split(text, limit, tok)) <= max_chunks(n, limit)` and `len(partition(text, k, tok)) <= k`
-always. Each piece has at most `limit` (resp. `max_piece(n, k)`) tokens by its own count,
-except where no cut can achieve it: a single character that alone has more tokens, or a
-shortening that would break `max_chunks` (only possible when re-counting drifts by more
-than the boundary slack), or, for `partition`, the last piece, whose end cannot move.
+`split` makes at most `max_chunks(n, limit)` chunks and `partition` at most k pieces, always,
+because the static cost analysis counts on it. Each piece's own count is at most `limit`
+(resp. `max_piece(n, k)`) unless no allowed cut achieves that. Cuts fall between characters,
+so where a tokenizer spreads one character over several tokens (cl100k does for rare CJK,
+emoji and symbols) a piece may have to be larger; `split` then keeps its chunk-count bound
+and lets that chunk exceed the limit, and `partition`'s last piece takes what is left. Text
+whose tokens are whole characters (all ordinary text) always fits; so, in our measurements,
+does exotic text once the boundary slack is a few tokens (limit >= ~40).
 """
 
 from __future__ import annotations
@@ -86,9 +89,7 @@ def partition(text: str, k: int, tok: Tokenizer) -> list[str]:
     bound = max_piece(doc.n, k)
     pieces: list[str] = []
     s = 0
-    for target in range(size, doc.n, size):
-        if len(pieces) == k - 1:
-            break
+    for target in range(size, doc.n, size):  # at most k - 1 targets, as n <= k * size
         if target <= s:
             continue  # an earlier piece already reached past this target
         lo = max(s + 1, target - slack(size))

@@ -99,11 +99,14 @@ class TiktokenTokenizer:
 
     Pieces are at most `piece_chars` characters. Each is cut at the first safe position
     (see `_SAFE_CUT`) in its second half, else at the last one in its first half, else hard
-    at `piece_chars` — the last happens only inside a run of that many letters (or symbols)
-    with no space, where BPE on one giant pre-token would be slow; there counts may differ
-    by a few tokens from a one-shot `Encoding.encode_ordinary`, and a substring cut out of
-    such a run may count slightly differently from its share of the whole. `count`,
-    `encode` and `offsets` always use the same pieces, so they agree with each other.
+    at `piece_chars`. Hard cuts happen only in a run of that many characters with no safe
+    position (one giant word, a long run of digits or symbols, CJK without punctuation),
+    where BPE on one huge pre-token would be slow; there the count may differ by a few
+    tokens from a one-shot `Encoding.encode_ordinary`, and a substring cut out of such a run
+    may count slightly differently from its share of the whole. `count`, `encode` and
+    `offsets` always use the same pieces, so they agree with each other. The safe positions
+    are derived from cl100k's pre-token pattern; with another encoding's pattern, a safe cut
+    might also change a token or two near it (again consistently across the three methods).
     """
 
     __slots__ = ("_enc", "_leads", "_piece_max")

@@ -49,6 +49,7 @@ class Checker:
         self.pending: list[_Constraint] = []
         self.leaves: list[tuple[s.Llm, t.Type]] = []
         self.holes: list[tuple[s.Hole, t.Type]] = []
+        self.closed: set[int] = set()  # ids of schemes with no free variables (they never gain any)
 
     # ------------------------------------------------------------ basics
     def fresh(self) -> t.TVar:
@@ -323,7 +324,7 @@ class Checker:
     def generalise(self, ty: t.Type, env: Mapping[str, t.Scheme], final: bool) -> t.Scheme:
         self.solve(final=False)
         ty = self.zonk(ty)
-        env_vars = {v for sc in env.values() for v in _scheme_free(sc, self)}
+        env_vars = {v for sc in env.values() if id(sc) not in self.closed for v in _scheme_free(sc, self)}
         candidates = set(t.free_vars(ty)) - env_vars
         if final:
             self.solve(final=True, defaulting=None)
@@ -355,10 +356,14 @@ def check_definition(ck: Checker, d: s.Def, env: Mapping[str, t.Scheme], typing:
     for hnode, ht in ck.holes[first_hole:]:
         typing.hole_types[id(hnode)] = ck.zonk(ht)
     typing.schemes[d.name] = scheme
+    if not _scheme_free(scheme, ck):
+        ck.closed.add(id(scheme))
     return scheme
 
 
 def scheme_of_signature(ck: Checker, sig: s.Signature) -> t.Scheme:
     """A combinator's declared type, generalised over all its variables."""
     ty = ck.from_syntax(sig.type, {})
-    return t.Scheme(tuple(sorted(set(t.free_vars(ty)))), ty)
+    scheme = t.Scheme(tuple(sorted(set(t.free_vars(ty)))), ty)
+    ck.closed.add(id(scheme))
+    return scheme

@@ -19,11 +19,11 @@ from lambda_rlm.tokens import TiktokenTokenizer, Tokenizer, WhitespaceTokenizer,
 WS = WhitespaceTokenizer()
 CHARS = WhitespaceTokenizer(max_word=1)  # every non-space character is a token
 TOKENIZERS = {"whitespace": WS, "cl100k": cl100k()}
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def words(seps: dict[int, str], count: int = 60) -> str:
-    """`count` words w0 w1 ..., word j followed by seps.get(j, " ") (a sentence end: '. ')."""
+    """Words w0 w1 ... w{count-1}, word j followed by seps.get(j, " ")."""
     return "".join(f"w{j}" + seps.get(j, " ") for j in range(count))
 
 
@@ -107,6 +107,24 @@ UNICODE_CASES = {
 def test_unicode_split(text: str, limit: int) -> None:
     for tok in TOKENIZERS.values():
         check_split(text, limit, tok)
+        check_partition(text, limit, tok)
+        if limit >= 40:  # with a few tokens of slack even split characters always fit
+            assert all(tok.count(c) <= limit for c in split(text, limit, tok))
+
+
+def test_chunk_count_bound_wins_over_limit_for_characters_split_between_tokens() -> None:
+    tok = cl100k()
+    text = "档切" * 30  # each character is two cl100k tokens, so a 3-token chunk holds one
+    assert tok.count("档") == 2
+    chunks = split(text, 3, tok)
+    assert len(chunks) <= max_chunks(tok.count(text), 3) < len(text)
+    assert max(tok.count(c) for c in chunks) == 4
+
+
+def test_partition_cannot_split_a_single_character() -> None:
+    # A caller that recurses until pieces fit must stop when partition returns one piece.
+    assert cl100k().count("\U0001fae8") == 3
+    assert partition("\U0001fae8", 3, cl100k()) == ["\U0001fae8"]
 
 
 @pytest.mark.parametrize(

@@ -376,8 +376,8 @@ def test_fuzz_token_soup(tokens: list[str], sep: str) -> None:
 
 
 # Real programs (the shipped examples and prelude) and printed random modules, mutated a little.
-_SHIPPED = [p.read_text(encoding="utf-8") for p in
-            sorted([*(REPO_ROOT / "examples").glob("*.lam"), *(REPO_ROOT / "combinators").glob("*.lam")])]
+_SHIPPED = [p.read_text(encoding="utf-8") for p in sorted(
+            [*(REPO_ROOT / "examples").glob("*.lam"), *(REPO_ROOT / "combinators").glob("*.lam")])]
 _PROGRAMS = st.one_of(st.sampled_from(_SHIPPED or [""]), modules(2).map(pretty_module))
 
 
