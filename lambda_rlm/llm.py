@@ -3,9 +3,9 @@
 Each leaf is a frozen `LeafRequest` (system message = the type's format rule, user message = the
 prompt) whose hash keys the on-disk cache. On a miss the `Oracle` sends it with litellm (any
 model string, or a litellm Router config file), retrying transient failures with tenacity and
-re-asking replies that do not decode. Every request reserves its worst case in the `Budget`
-first; only the provider request itself holds a concurrency slot. litellm is imported on the
-first request, never at import, and none of its exceptions leaves this module.
+re-asking replies that do not decode. Only the provider request holds a concurrency slot (never
+a backoff sleep), and it reserves its worst case in the `Budget` before it leaves. litellm is
+imported on the first request, never at import, and none of its exceptions leaves this module.
 """
 
 from __future__ import annotations

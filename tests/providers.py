@@ -21,7 +21,9 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpx  # noqa: E402 - after the environment line, like lambda_rlm.llm
 import litellm  # noqa: E402
-from litellm import CustomLLM, ModelResponse  # noqa: E402
+from litellm import exceptions as errors  # noqa: E402
+from litellm.llms.custom_llm import CustomLLM  # noqa: E402
+from litellm.types.utils import ModelResponse  # noqa: E402
 
 Reply = Callable[[str], str]  # the leaf's prompt (first user message) -> the reply text
 Script = Callable[[list[dict[str, Any]]], str]  # the whole conversation -> the reply text
@@ -161,13 +163,13 @@ def raise_fault(fault: str, model: str, retry_after_s: float = 0.01) -> str:
     request = httpx.Request("POST", "http://provider.test/v1/chat/completions")
     if fault == "rate_limit":
         response = httpx.Response(429, headers={"retry-after": str(retry_after_s)}, request=request)
-        raise litellm.RateLimitError(
+        raise errors.RateLimitError(
             "slow down", llm_provider="test", model=model, response=response
         )
     if fault == "server_error":
-        raise litellm.InternalServerError("upstream exploded", llm_provider="test", model=model)
+        raise errors.InternalServerError("upstream exploded", llm_provider="test", model=model)
     if fault == "timeout":
-        raise litellm.Timeout("read timed out", model=model, llm_provider="test")
+        raise errors.Timeout("read timed out", model=model, llm_provider="test")
     if fault == "disconnect":
         raise ConnectionResetError("connection reset by peer")
     if fault == "empty":
@@ -179,7 +181,7 @@ class AuthFailProvider(ScriptedProvider):
     """Rejects every request the way a provider rejects a bad key (echoing the key, as some do)."""
 
     def respond(self, sent: Sent) -> str:
-        raise litellm.AuthenticationError(
+        raise errors.AuthenticationError(
             f"Incorrect API key provided: {sent.api_key}", llm_provider="test", model=sent.model
         )
 
@@ -210,10 +212,9 @@ def registered(**providers: CustomLLM) -> Iterator[None]:
     saved_map = list(litellm.custom_provider_map)
     saved_custom = list(litellm._custom_providers)
     saved_list = list(litellm.provider_list)
-    litellm.custom_provider_map = [
-        *(item for item in saved_map if item["provider"] not in providers),
-        *({"provider": name, "custom_handler": handler} for name, handler in providers.items()),
-    ]
+    added: list[Any] = [{"provider": n, "custom_handler": h} for n, h in providers.items()]
+    kept = [item for item in saved_map if item["provider"] not in providers]
+    litellm.custom_provider_map = kept + added
     try:
         yield
     finally:

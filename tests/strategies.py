@@ -5,8 +5,8 @@ must hold for all of them. Trees no source gives are left out on purpose: negati
 literals (the parser reads `-3` as a negation), non-finite floats, records with a repeated
 field, lambdas without parameters, one-item tuples, text whose pieces are not normalised
 (empty or adjacent strings), text nested more than two literals deep, and text that needs
-triple quotes (it holds text in an interpolation) while every line of it starts with a space
-(the parser's dedent would eat the spaces).
+triple quotes (it holds text in an interpolation) but starts with a space (the parser's
+dedent would eat it, and no escape writes a space).
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ text_pieces = st.text(_TEXT_CHARS, min_size=1, max_size=8)
 
 def _unique_fields(values: st.SearchStrategy[s.Expr] | st.SearchStrategy[s.TypeExpr],
                    max_size: int) -> st.SearchStrategy[tuple[tuple[str, object], ...]]:
-    return st.lists(st.tuples(names, values), max_size=max_size,
-                    unique_by=lambda f: f[0]).map(tuple)
+    # Names first, then values: `unique_by` on (name, value) pairs would retry draws of the
+    # pair, and Hypothesis renders the (huge) repr of a recursive strategy for each retry.
+    def fields(ns: list[str]) -> st.SearchStrategy[tuple[tuple[str, object], ...]]:
+        return st.tuples(*[values] * len(ns)).map(lambda vs: tuple(zip(ns, vs, strict=True)))
+    return st.lists(names, unique=True, max_size=max_size).flatmap(fields)
 
 
 # ------------------------------------------------------------------------ types
@@ -111,12 +114,19 @@ def _normalise(parts: list[str | s.Expr]) -> tuple[str | s.Expr, ...]:
     return tuple(out)
 
 
-def _printable(e: s.Expr) -> bool:
+def _printable(e: s.TextLit) -> s.TextLit:
+    """The literal, or its first piece without leading spaces if it cannot be printed as is.
+
+    A map rather than a filter: a filter's retries make Hypothesis render the huge repr of
+    this recursive strategy.
+    """
     try:
         pretty_expr(e)
     except UnprintableError:
-        return False
-    return True
+        first, *rest = e.parts
+        assert isinstance(first, str), "only leading spaces make a literal unprintable"
+        return s.TextLit(_normalise([first.lstrip(" "), *rest]))
+    return e
 
 
 @cache
@@ -127,7 +137,7 @@ def text_literals(depth: int, texts: int = 2) -> st.SearchStrategy[s.Expr]:
 
 def _text_literals(depth: int, texts: int) -> st.SearchStrategy[s.Expr]:
     parts = st.lists(st.one_of(text_pieces, exprs(depth - 1, texts - 1)), max_size=4)
-    return st.builds(s.TextLit, parts.map(_normalise)).filter(_printable)
+    return st.builds(s.TextLit, parts.map(_normalise)).map(_printable)
 
 
 @cache

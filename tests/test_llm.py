@@ -278,7 +278,7 @@ def test_fault_choice_is_deterministic_by_seed() -> None:
         provider = FaultProvider(rate=0.5, seed=seed)
         with registered(lrfault=provider):
             o = oracle("lrfault/m", max_attempts=10, reasks=5)
-            for i in range(12):
+            for i in range(8):
                 run(o.leaf(f"p{i}", t.TEXT))
         return provider.injected
 
@@ -386,7 +386,7 @@ def test_sleeping_provider_runs_leaves_in_parallel_up_to_the_limit() -> None:
 
 
 def _router_config(path: Path, servers: list[OpenAIServer], group: str = "local") -> None:
-    deployments = [
+    deployments: list[dict[str, Any]] = [
         {
             "model_name": group,
             "litellm_params": {"model": "openai/tiny", "api_base": s.base_url, "api_key": "x"},
@@ -458,6 +458,17 @@ def test_router_config_with_several_groups_needs_one_named(tmp_path: Path) -> No
 def test_missing_router_config_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         run(oracle(str(tmp_path / "absent.yaml")).leaf("q", t.TEXT))
+
+
+def test_test_providers_also_answer_litellms_sync_completion() -> None:
+    import litellm
+
+    provider = ScriptedProvider(reply=str.upper)
+    with registered(lrtest=provider):
+        response = litellm.completion(
+            model="lrtest/m", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert response.choices[0].message.content == "HI" and provider.calls == 1
 
 
 # --- hygiene ----------------------------------------------------------------------------------
