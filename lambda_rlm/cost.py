@@ -107,7 +107,7 @@ class Analyser:
         return self.measure(lambda: self.call(f, *args))
 
     # -------------------------------------------------------------- evaluation
-    def eval(self, e: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
+    def evaluate(self, e: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
         match e:
             case s.Var(name):
                 return env[name]
@@ -122,47 +122,47 @@ class Analyser:
             case s.ListLit(items):
                 elem: a.AValue | None = None
                 for item in items:
-                    v = self.eval(item, env)
+                    v = self.evaluate(item, env)
                     elem = v if elem is None else a.join(elem, v)
                 return a.Lst(len(items), a.TOP if elem is None else elem)
             case s.RecordLit(fields):
-                return a.Rec(tuple(sorted((n, self.eval(v, env)) for n, v in fields)))
+                return a.Rec(tuple(sorted((n, self.evaluate(v, env)) for n, v in fields)))
             case s.TupleLit(items):
-                return a.Tup(tuple(self.eval(x, env) for x in items))
+                return a.Tup(tuple(self.evaluate(x, env) for x in items))
             case s.Field(record, name):
-                r = self.eval(record, env)
+                r = self.evaluate(record, env)
                 return r.get(name) if isinstance(r, a.Rec) else a.TOP
             case s.Lam(params, body):
                 return self.closure([p.name for p in params], body, env)
             case s.App(fn, arg):
-                f, x = self.eval(fn, env), self.eval(arg, env)
+                f, x = self.evaluate(fn, env), self.evaluate(arg, env)
                 saved, self.where = self.where, e.span
                 try:
                     return self.call(f, x)
                 finally:
                     self.where = saved
             case s.Let(name, value, body):
-                return self.eval(body, {**env, name: self.eval(value, env)})
+                return self.evaluate(body, {**env, name: self.evaluate(value, env)})
             case s.If(cond, then, else_):
-                c = self.eval(cond, env)
+                c = self.evaluate(cond, env)
                 if isinstance(c, a.Bool) and c.value is not None:
-                    return self.eval(then if c.value else else_, env)
-                v, cost = self.branch(lambda: self.eval(then, env), lambda: self.eval(else_, env))
+                    return self.evaluate(then if c.value else else_, env)
+                v, cost = self.branch(lambda: self.evaluate(then, env), lambda: self.evaluate(else_, env))
                 self.charge(cost)
                 return v
             case s.BinOp(op, left, right):
-                return self.binop(op, self.eval(left, env), self.eval(right, env))
+                return self.binop(op, self.evaluate(left, env), self.evaluate(right, env))
             case s.UnOp(op, operand):
-                v = self.eval(operand, env)
+                v = self.evaluate(operand, env)
                 if op == "not":
                     return a.Bool(None if not isinstance(v, a.Bool) or v.value is None else not v.value)
                 if isinstance(v, a.Num):
                     return a.Num(None if v.hi is None else -v.hi, None if v.lo is None else -v.lo)
                 return a.TOP
             case s.Annot(inner, _):
-                return self.eval(inner, env)
+                return self.evaluate(inner, env)
             case s.Llm(prompt):
-                return self.leaf(e, self.eval(prompt, env))
+                return self.leaf(e, self.evaluate(prompt, env))
             case s.Hole():
                 raise CostError("typed holes are not supported by this version of the runtime", e.span)
         raise AssertionError(e)
@@ -170,7 +170,7 @@ class Analyser:
     def closure(self, params: list[str], body: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
         def apply(an: Analyser, arg: a.AValue) -> a.AValue:
             inner = {**env, params[0]: arg}
-            return an.eval(body, inner) if len(params) == 1 else self.closure(params[1:], body, inner)
+            return an.evaluate(body, inner) if len(params) == 1 else self.closure(params[1:], body, inner)
         return a.Fun(apply)
 
     def text(self, parts: tuple[str | s.Expr, ...], env: Mapping[str, a.AValue]) -> a.AValue:
@@ -179,7 +179,7 @@ class Analyser:
             if isinstance(part, str):
                 total = a.add_opt(total, self.model.count(part))
             else:
-                total = a.add_opt(total, a.rendered_tokens(self.eval(part, env)))
+                total = a.add_opt(total, a.rendered_tokens(self.evaluate(part, env)))
                 total = a.add_opt(total, 1)  # a boundary may split one token into two
         return a.Text(total)
 

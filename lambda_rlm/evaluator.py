@@ -49,7 +49,7 @@ class Closure:
         env = {**self.env, self.params[0]: arg}
         if len(self.params) > 1:
             return Closure(self.params[1:], self.body, env, self.ev)
-        return await self.ev.eval(self.body, env)
+        return await self.ev.evaluate(self.body, env)
 
 
 class Primitive:
@@ -84,7 +84,7 @@ class Evaluator:
         for name, comb in self.program.library.combinators.items():
             env[name] = await invoke(comb, (), self.ctx) if comb.arity == 0 else Primitive(comb, (), self.ctx)
         for d in self.program.defs:
-            env[d.name] = await self.eval(d.as_expr(), env)
+            env[d.name] = await self.evaluate(d.as_expr(), env)
         return env
 
     async def run_main(self, inputs: list[Any]) -> Any:
@@ -94,7 +94,7 @@ class Evaluator:
             value = await value(x)
         return value
 
-    async def eval(self, e: s.Expr, env: Mapping[str, Any]) -> Any:
+    async def evaluate(self, e: s.Expr, env: Mapping[str, Any]) -> Any:
         match e:
             case s.Var(name):
                 return env[name]
@@ -103,33 +103,33 @@ class Evaluator:
             case s.TextLit(parts):
                 out = []
                 for p in parts:
-                    out.append(p if isinstance(p, str) else render(await self.eval(p, env)))
+                    out.append(p if isinstance(p, str) else render(await self.evaluate(p, env)))
                 return "".join(out)
             case s.ListLit(items) | s.TupleLit(items):
-                return tuple([await self.eval(x, env) for x in items])
+                return tuple([await self.evaluate(x, env) for x in items])
             case s.RecordLit(fields):
-                return Record({n: await self.eval(v, env) for n, v in fields})
+                return Record({n: await self.evaluate(v, env) for n, v in fields})
             case s.Field(record, name):
-                return (await self.eval(record, env))[name]
+                return (await self.evaluate(record, env))[name]
             case s.Lam(params, body):
                 return Closure(tuple(p.name for p in params), body, env, self)
             case s.App(fn, arg):
-                f = await self.eval(fn, env)
-                x = await self.eval(arg, env)
+                f = await self.evaluate(fn, env)
+                x = await self.evaluate(arg, env)
                 return await self.apply(f, x, e.span)
             case s.Let(name, value, body):
-                return await self.eval(body, {**env, name: await self.eval(value, env)})
+                return await self.evaluate(body, {**env, name: await self.evaluate(value, env)})
             case s.If(cond, then, else_):
-                return await self.eval(then if await self.eval(cond, env) else else_, env)
+                return await self.evaluate(then if await self.evaluate(cond, env) else else_, env)
             case s.BinOp(op, left, right):
                 return await self.binop(op, left, right, env, e.span)
             case s.UnOp(op, operand):
-                v = await self.eval(operand, env)
+                v = await self.evaluate(operand, env)
                 return (not v) if op == "not" else -v
             case s.Annot(inner, _):
-                return await self.eval(inner, env)
+                return await self.evaluate(inner, env)
             case s.Llm(prompt):
-                text = await self.eval(prompt, env)
+                text = await self.evaluate(prompt, env)
                 return await self.oracle(text, self.program.typing.leaf_types[id(e)], e)
             case s.Hole():
                 raise EvalError("typed holes are not supported by this version of the runtime", e.span)
@@ -146,12 +146,12 @@ class Evaluator:
             raise EvalError("the evaluation nests too deeply", span) from None
 
     async def binop(self, op: str, left: s.Expr, right: s.Expr, env: Mapping[str, Any], span: Span) -> Any:
-        x = await self.eval(left, env)
+        x = await self.evaluate(left, env)
         if op == "&&":
-            return x and await self.eval(right, env)
+            return x and await self.evaluate(right, env)
         if op == "||":
-            return x or await self.eval(right, env)
-        y = await self.eval(right, env)
+            return x or await self.evaluate(right, env)
+        y = await self.evaluate(right, env)
         match op:
             case "+":
                 return x + y

@@ -87,7 +87,7 @@ def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dic
     an = Analyser(model, program.typing.leaf_types, program.library.combinators)
     env: dict[str, a.AValue] = {name: an.primitive(c) for name, c in program.library.combinators.items()}
     for d in program.defs:
-        env[d.name] = an.eval(d.as_expr(), env)
+        env[d.name] = an.evaluate(d.as_expr(), env)
     main = env["main"]
     for i, inp in enumerate(program.inputs):
         size = _input_size(inp, i, input_tokens, arg_tokens, values)
