@@ -72,9 +72,18 @@ def _format(type_: t.Type) -> str:
     )
 
 
-def reask(error: DecodeError, type_: t.Type) -> str:
+# The error quoted in a re-ask is cut to this many UTF-8 bytes, so (tokens <= bytes) the static
+# bound can keep room for a re-ask: reask_room(type) tokens plus one bad reply.
+REASK_ERROR_BYTES = 240
+
+
+def reask(error: DecodeError | str, type_: t.Type) -> str:
     """The user message that re-asks after a reply failed to decode."""
-    return f"That reply could not be read: {error}. Answer the same request again. {_format(type_)}"
+    said = str(error).encode()
+    if len(said) > REASK_ERROR_BYTES:
+        said = said[: REASK_ERROR_BYTES - 3].decode(errors="ignore").encode() + b"..."
+    return (f"That reply could not be read: {said.decode()}. Answer the same request again. "
+            f"{_format(type_)}")
 
 
 def shape(type_: t.Type) -> str:

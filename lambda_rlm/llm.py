@@ -250,8 +250,10 @@ class Oracle:
                     ) from None
                 self.budget.count("reasks")
                 self._emit("reask", key, error=str(err), reask=reask + 1)
+                # Only the latest bad reply is shown again, so a re-ask's prompt is bounded by
+                # the original, one reply and one correction (the static bound keeps that room).
                 messages = [
-                    *messages,
+                    *request.message_dicts(),
                     {"role": "assistant", "content": reply.text},
                     {"role": "user", "content": decode.reask(err, request.result_type)},
                 ]
@@ -412,6 +414,7 @@ class _Backend:
         self._group = group
         self._models = models
         self.identity = identity
+        self._prices: dict[str, tuple[float, float]] = {}
         if config.structured_output is not None:
             self.structured = config.structured_output
         else:
@@ -470,13 +473,21 @@ class _Backend:
         return max(self._price(m, prompt_tokens, completion_tokens) for m in models)
 
     def _price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        try:
-            prompt_usd, completion_usd = self._litellm.cost_per_token(
-                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-            )
-        except Exception:  # noqa: BLE001 - litellm raises on any model it has no price for
-            return 0.0
-        return float(prompt_usd) + float(completion_usd)
+        per_prompt, per_completion = self._unit_price(model)
+        return per_prompt * prompt_tokens + per_completion * completion_tokens
+
+    def _unit_price(self, model: str) -> tuple[float, float]:
+        """USD per prompt and per completion token, looked up once (litellm's lookup is slow)."""
+        if model not in self._prices:
+            try:
+                per_prompt, _ = self._litellm.cost_per_token(model=model, prompt_tokens=1_000_000,
+                                                             completion_tokens=0)
+                _, per_completion = self._litellm.cost_per_token(model=model, prompt_tokens=0,
+                                                                 completion_tokens=1_000_000)
+                self._prices[model] = (float(per_prompt) / 1e6, float(per_completion) / 1e6)
+            except Exception:  # noqa: BLE001 - litellm raises on any model it has no price for
+                self._prices[model] = (0.0, 0.0)
+        return self._prices[model]
 
 
 def _import_litellm() -> Any:

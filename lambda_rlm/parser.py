@@ -69,9 +69,15 @@ def _parse(source: Source, start: str, offset: int, end: int | None = None) -> A
     except VisitError as exc:  # errors raised inside the Transformer come back wrapped
         if isinstance(exc.orig_exc, LambdaError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise _too_deep(source, offset) from None
         raise
     except RecursionError:
-        raise ParseError("the program nests too deeply to be read", Span(source, offset, offset + 1)) from None
+        raise _too_deep(source, offset) from None
+
+
+def _too_deep(source: Source, offset: int) -> ParseError:
+    return ParseError("the program nests too deeply to be read", Span(source, offset, offset + 1))
 
 
 def _syntax_error(exc: UnexpectedInput, source: Source, offset: int, end: int) -> ParseError:

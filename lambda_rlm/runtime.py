@@ -25,7 +25,6 @@ from .program import Program, compile
 from .trace import Trace
 
 DEFAULT_MODEL = "lambda-rlm-local/qwen2.5-coder-1.5b"
-REASK_NOTE_TOKENS = 96  # the correction a re-ask appends (decode.reask), error excerpt included
 
 
 @dataclass(frozen=True)
@@ -157,15 +156,17 @@ def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Boun
 def cost_model(config: Config, tokenizer: Any) -> CostModel:
     """What the analysis must assume to bound what this runtime really sends.
 
-    Each leaf's system message is its type's format instruction; a re-ask adds the bad reply
-    (at most `output_tokens`) and a short correction, so room for one is kept in every prompt.
+    Each leaf's system message is its type's format instruction; a re-ask sends the original
+    messages plus the latest bad reply (at most `output_tokens`) and a correction whose quoted
+    error is capped at decode.REASK_ERROR_BYTES bytes (so at most that many tokens).
     """
     from . import decode
 
-    reask_room = (config.output_tokens + REASK_NOTE_TOKENS) if config.reasks else 0
-
     def instruction_tokens(ty: t.Type) -> int:
-        return int(tokenizer.count(decode.instruction(ty))) + reask_room
+        tokens = int(tokenizer.count(decode.instruction(ty)))
+        if config.reasks:
+            tokens += config.output_tokens + int(tokenizer.count(decode.reask("", ty))) + decode.REASK_ERROR_BYTES
+        return tokens
 
     return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens)
 
