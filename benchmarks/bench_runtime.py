@@ -35,8 +35,11 @@ def text(tokens: int, seed: int = 0) -> str:
     import random
 
     rng = random.Random(seed)
-    words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-             "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+    words = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+        "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
+        "whiskey", "xray", "yankee", "zulu",
+    ]
     return " ".join(" ".join(rng.choice(words) for _ in range(9)) + "." for _ in range(tokens // 10 + 1))
 
 

@@ -1,4 +1,4 @@
-"""The standard combinators: takes nothing, gives decorated functions with signatures, implementations and size semantics.
+"""The standard combinators: decorated functions with signatures, implementations and size semantics.
 
 Runtime values follow lambda_rlm.values: lists are tuples, `Option a` is None or Some(v).
 Functions passed in from programs are async callables: `await f(x)`.

@@ -10,7 +10,6 @@ import sys
 import types
 
 import lambda_rlm
-from lambda_rlm import absdomain
 from lambda_rlm.evaluator import Context, Evaluator
 from lambda_rlm.registry import combinator, standard_library
 from lambda_rlm.tokens import cl100k

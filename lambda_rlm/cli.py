@@ -105,7 +105,6 @@ def _exit_code(exc: LambdaError) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from .program import compile
-
     from .runtime import Config, cost_model
     from .tokens import cl100k
 

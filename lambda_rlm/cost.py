@@ -1,4 +1,4 @@
-"""Static cost bound: takes a checked program and input sizes, gives a Bound (calls, depth, prompt tokens) or a CostError.
+"""Static cost bound: takes a checked program and input sizes, gives a Bound or a CostError.
 
 The analysis is an abstract interpretation over sizes (absdomain.py): every value is replaced by
 an upper bound on its size, every function by a function over sizes, and every `llm` leaf adds
@@ -122,11 +122,11 @@ class Analyser:
             case s.ListLit(items):
                 elem: a.AValue | None = None
                 for item in items:
-                    v = self.evaluate(item, env)
-                    elem = v if elem is None else a.join(elem, v)
+                    size = self.evaluate(item, env)
+                    elem = size if elem is None else a.join(elem, size)
                 return a.Lst(len(items), a.TOP if elem is None else elem)
             case s.RecordLit(fields):
-                return a.Rec(tuple(sorted((n, self.evaluate(v, env)) for n, v in fields)))
+                return a.Rec(tuple(sorted((n, self.evaluate(fe, env)) for n, fe in fields)))
             case s.TupleLit(items):
                 return a.Tup(tuple(self.evaluate(x, env) for x in items))
             case s.Field(record, name):
@@ -147,17 +147,17 @@ class Analyser:
                 c = self.evaluate(cond, env)
                 if isinstance(c, a.Bool) and c.value is not None:
                     return self.evaluate(then if c.value else else_, env)
-                v, cost = self.branch(lambda: self.evaluate(then, env), lambda: self.evaluate(else_, env))
+                joined, cost = self.branch(lambda: self.evaluate(then, env), lambda: self.evaluate(else_, env))
                 self.charge(cost)
-                return v
+                return joined
             case s.BinOp(op, left, right):
                 return self.binop(op, self.evaluate(left, env), self.evaluate(right, env))
             case s.UnOp(op, operand):
-                v = self.evaluate(operand, env)
+                o = self.evaluate(operand, env)
                 if op == "not":
-                    return a.Bool(None if not isinstance(v, a.Bool) or v.value is None else not v.value)
-                if isinstance(v, a.Num):
-                    return a.Num(None if v.hi is None else -v.hi, None if v.lo is None else -v.lo)
+                    return a.Bool(None if not isinstance(o, a.Bool) or o.value is None else not o.value)
+                if isinstance(o, a.Num):
+                    return a.Num(None if o.hi is None else -o.hi, None if o.lo is None else -o.lo)
                 return a.TOP
             case s.Annot(inner, _):
                 return self.evaluate(inner, env)

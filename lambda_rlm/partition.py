@@ -42,7 +42,8 @@ def fanout_for(n: int, tau: int) -> int:
     return lo
 
 
-def choose(feasible: Callable[[CostModel], object], model: CostModel, n: int, max_leaf_tokens: int | None = None) -> CostModel:
+def choose(feasible: Callable[[CostModel], object], model: CostModel, n: int,
+           max_leaf_tokens: int | None = None) -> CostModel:
     """The cost model with τ* and k* filled in (unchanged when the program does not use them)."""
     cap = min(model.window, max_leaf_tokens or model.window)
     lo, hi, best = 1, cap, 0

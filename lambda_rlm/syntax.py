@@ -10,7 +10,7 @@ _NOWHERE = nowhere("<synthesised>")
 
 
 def _span() -> Span:
-    return field(default=_NOWHERE, compare=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=_NOWHERE, compare=False, repr=False)
 
 
 # ------------------------------------------------------------------ type syntax
