@@ -59,10 +59,7 @@ def timed(label: str, n_tokens: int, run: Callable[[], object], trace: bool) -> 
         traced = f"  traced peak {tracemalloc.get_traced_memory()[1] / 2**20:6.0f} MB"
         tracemalloc.stop()
     rate = n_tokens / seconds / 1e6
-    print(
-        f"{label:<28} {seconds:6.2f} s  {rate:5.2f} M tokens/s  "
-        f"peak RSS {peak_rss_mb():5.0f} MB{traced}"
-    )
+    print(f"{label:<28} {seconds:6.2f} s  {rate:5.2f} M tokens/s  peak RSS {peak_rss_mb():5.0f} MB{traced}")
 
 
 def main() -> None:

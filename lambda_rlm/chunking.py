@@ -145,9 +145,7 @@ class _Doc:
         self.offs = tok.offsets(text)
         self.n = len(self.offs)
         if self.n == 0 or self.offs[0] != 0:
-            raise ValueError(
-                f"tokenizer {tok.name!r} gave no token at offset 0 of a non-empty text"
-            )
+            raise ValueError(f"tokenizer {tok.name!r} gave no token at offset 0 of a non-empty text")
 
     def pos(self, e: int) -> int:
         """The char offset of cut index e."""
@@ -193,7 +191,8 @@ def _fit(doc: _Doc, tok: Tokenizer, s: int, e: int, floor: int, most: int) -> in
 
 
 def _end_near(doc: _Doc, lo: int, hi: int, floor: int) -> int:
-    """The cut in token zone [lo, hi] at the best boundary, else the last cut before hi."""
+    """The cut in token zone [lo, hi] at the best boundary, else the last cut at or before hi
+    (not below `floor`), else the first cut after hi."""
     for find in _BOUNDARY_FINDERS:
         e = find(doc, lo, hi)
         if e is not None:
@@ -236,8 +235,10 @@ def _last_run_cut(
             a -= 1
         while b < region_end and text[b].isspace():
             b += 1
+        if a > last:
+            break  # this run and all later ones start after the zone
         at = max(b, m.end())  # resume after this run: each run is walked once
-        if a > last or b == a:
+        if b == a:
             continue
         e = doc.last_cut_upto(min(b, last), lo, hi)
         if e is not None and doc.pos(e) >= a:

@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_trace(args)
         raise AssertionError(args.command)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resume = " Completed model calls are cached: rerun the same command to resume." if args.command in (
+            "run", "ask") else ""
+        print(f"interrupted.{resume}", file=sys.stderr)
         return EXIT_INTERRUPT
     except LambdaError as exc:
         if args.debug:

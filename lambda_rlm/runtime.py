@@ -127,6 +127,11 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
     try:
         coro = evaluator.run_main(args)
         value = await (asyncio.wait_for(coro, config.deadline_s) if config.deadline_s else coro)
+        c = budget.snapshot()
+        result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens,
+                        c.cost_usd, time.monotonic() - start, bound, tuple(trace.events))
+        trace.emit({"event": "run_end", **result.stats()})
+        return result
     except TimeoutError:
         trace.emit({"event": "run_error", "kind": "deadline"})
         raise BudgetExceeded(f"the run passed its deadline of {config.deadline_s:g} s",
@@ -134,14 +139,12 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
     except LambdaError as exc:
         trace.emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
         raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        trace.emit({"event": "run_error", "kind": "interrupted"})
+        raise
     finally:
         oracle.close()
         trace.close()
-    c = budget.snapshot()
-    result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens, c.cost_usd,
-                    time.monotonic() - start, bound, tuple(trace.events))
-    trace.emit({"event": "run_end", **result.stats()})
-    return result
 
 
 def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Bound:

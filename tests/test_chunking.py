@@ -48,9 +48,7 @@ BOUNDARY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "seps", "cut_after"), BOUNDARY_CASES, ids=[c[0] for c in BOUNDARY_CASES]
-)
+@pytest.mark.parametrize(("name", "seps", "cut_after"), BOUNDARY_CASES, ids=[c[0] for c in BOUNDARY_CASES])
 def test_boundary_preference(name: str, seps: dict[int, str], cut_after: int) -> None:
     text = words(seps)
     chunks = split(text, 100, WS)
@@ -185,14 +183,10 @@ _WORDLIKE = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
     st.builds(lambda c, n: c * n, st.sampled_from("a!é😀1 "), st.integers(50, 3000)),
 )
-_SEPARATOR = st.sampled_from(
-    [" ", " ", " ", "\n", "\n\n", ". ", "! ", "?\n", "\t", "  ", "\r\n", ""]
-)
+_SEPARATOR = st.sampled_from([" ", " ", " ", "\n", "\n\n", ". ", "! ", "?\n", "\t", "  ", "\r\n", ""])
 TEXTS = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200),
-    st.lists(st.tuples(_WORDLIKE, _SEPARATOR), max_size=60).map(
-        lambda parts: "".join(w + s for w, s in parts)
-    ),
+    st.lists(st.tuples(_WORDLIKE, _SEPARATOR), max_size=60).map(lambda parts: "".join(w + s for w, s in parts)),
     st.text(
         st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc")),
         min_size=1,
@@ -250,9 +244,7 @@ def check_partition(text: str, k: int, tok: Tokenizer) -> None:
             # Allowed only for one character with more tokens than the bound, or for the last
             # piece when characters split between tokens leave no cut near the last target.
             last = i == len(pieces) - 1
-            assert not inner_cuts(text, at, at + len(piece), tok) or (
-                last and splits_characters(text, tok)
-            ), (piece, k)
+            assert not inner_cuts(text, at, at + len(piece), tok) or (last and splits_characters(text, tok)), (piece, k)
         at += len(piece)
 
 

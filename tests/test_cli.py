@@ -1,0 +1,152 @@
+"""The `lambda-rlm` command as a user runs it: a real subprocess against a real local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openai_server import OpenAIServer, ServerState
+
+ROOT = Path(__file__).resolve().parent.parent
+SEARCH = ROOT / "examples" / "search.lam"
+NEEDLE = re.compile(r"The special magic number for (\w+) is (\d+)\.")
+
+
+def reader(messages: list[dict[str, Any]]) -> str:
+    """Answers a leaf only from the text of its own prompt."""
+    prompt = next(str(m["content"]) for m in messages if m["role"] == "user")
+    found = NEEDLE.search(prompt)
+    return found.group(2) if found else "NONE"
+
+
+def document(sentences: int, needle_at: int) -> str:
+    words = ["lantern", "harbour", "quietly", "seven", "maps", "under", "a", "copper", "sky", "drifted"]
+    out = []
+    for i in range(sentences):
+        if i == needle_at:
+            out.append("The special magic number for apple is 48213.")
+        out.append(" ".join(words[(i * 3 + j) % 10] for j in range(8 + i % 5)).capitalize() + f" (line {i}).")
+        if i % 7 == 6:
+            out.append("\n\n")
+    return " ".join(out)
+
+
+def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.run([sys.executable, "-m", "lambda_rlm", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.fixture
+def server() -> Any:
+    with OpenAIServer(ServerState(reply=reader)) as s:
+        yield s
+
+
+def run_args(server: OpenAIServer, cache: Path, *extra: str) -> list[str]:
+    return ["run", str(SEARCH), "--model", "openai/test-model", "--api-base", server.base_url, "--window", "1024",
+            "--output-tokens", "32", "--cache-dir", str(cache), "--arg", "question=What is the magic number?",
+            *extra]
+
+
+def test_check_prints_the_type_and_bound() -> None:
+    done = cli("check", str(SEARCH), "--input-tokens", "1m", "--window", "8000")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("main : Text -> Text -> Text\n")
+    assert re.search(r"calls ≤ \d+", done.stdout)
+
+
+def test_run_pipes_a_document_through_a_local_server(server: OpenAIServer, tmp_path: Path) -> None:
+    doc = document(400, 250)
+    done = cli(*run_args(server, tmp_path / "c", "--json", "--trace", str(tmp_path / "t.jsonl")), stdin=doc)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["value"] == "48213"
+    assert out["calls"] == server.state.served <= out["bound"]["calls"]
+    assert "Traceback" not in done.stderr
+    shown = cli("trace", str(tmp_path / "t.jsonl"))
+    assert shown.returncode == 0 and "run_end" in shown.stdout and shown.stdout.count("leaf ") >= out["calls"]
+
+
+def test_a_killed_run_resumes_without_paying_twice(server: OpenAIServer, tmp_path: Path) -> None:
+    from lambda_rlm.cache import LeafCache
+
+    server.state.latency_s = 0.15
+    doc = document(600, 500)
+    docfile = tmp_path / "doc.txt"
+    docfile.write_text(doc)
+    args = [sys.executable, "-m", "lambda_rlm", *run_args(server, tmp_path / "c", "--input", str(docfile),
+                                                          "--concurrency", "2", "--quiet")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    deadline = time.monotonic() + 60
+    while server.state.served < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    paid_before = server.state.served
+    cached = len(LeafCache(tmp_path / "c"))
+    assert 0 < cached <= paid_before
+
+    server.state.latency_s = 0.0
+    done = cli(*run_args(server, tmp_path / "c", "--input", str(docfile), "--json"))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["value"] == "48213"
+    assert out["cache_hits"] == cached
+    # Every leaf that finished before the kill came from the cache; only the others were paid for.
+    assert server.state.served - paid_before == out["calls"]
+    assert out["calls"] + out["cache_hits"] <= out["bound"]["calls"]
+    uninterrupted = cli(*run_args(server, tmp_path / "fresh", "--input", str(docfile), "--json"))
+    assert json.loads(uninterrupted.stdout)["value"] == out["value"]
+
+
+def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_path: Path) -> None:
+    server.state.latency_s = 0.3
+    docfile = tmp_path / "doc.txt"
+    docfile.write_text(document(600, 500))
+    args = [sys.executable, "-m", "lambda_rlm", *run_args(server, tmp_path / "c", "--input", str(docfile),
+                                                          "--quiet", "--trace", str(tmp_path / "t.jsonl"))]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    deadline = time.monotonic() + 60
+    while server.state.served < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "rerun" in err
+    events = [json.loads(line)["event"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert "run_start" in events and "leaf_end" in events
+
+
+@pytest.mark.parametrize(("args", "stdin", "code", "message"), [
+    (["run", str(SEARCH), "--arg", "question=q", "--model", "openai/x", "--api-base", "http://127.0.0.1:9/v1",
+      "--input", "/nonexistent/doc.txt"], None, 5, "cannot read the document"),
+    (["run", str(SEARCH), "--arg", "question=q"], "\x00\x01binary", 5, "looks binary"),
+    (["run", str(SEARCH), "--arg", "question=q"], None, 5, "not valid UTF-8"),
+    (["run", str(SEARCH)], "text", 5, "needs the input 'question'"),
+    (["check", "README.md"], None, 1, "syntax error"),
+    (["check", "nope.lam"], None, 1, "cannot read program file"),
+    (["frobnicate"], None, 2, "invalid choice"),
+    (["check", str(SEARCH), "--window", "lots"], None, 2, "not a token count"),
+])
+def test_bad_input_gets_one_clear_error_and_an_exit_code(args: list[str], stdin: str | None, code: int,
+                                                         message: str) -> None:
+    if "not valid UTF-8" in message:
+        done = subprocess.run([sys.executable, "-m", "lambda_rlm", *args], input=b"caf\xe9 au lait",
+                              capture_output=True, timeout=60, cwd=ROOT)
+        err = done.stderr.decode()
+    else:
+        done2 = cli(*args, stdin=stdin)
+        done, err = done2, done2.stderr
+    assert done.returncode == code, err
+    assert message in err and "Traceback" not in err
