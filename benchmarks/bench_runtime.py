@@ -40,7 +40,8 @@ def text(tokens: int, seed: int = 0) -> str:
         "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
         "whiskey", "xray", "yankee", "zulu",
     ]
-    return " ".join(" ".join(rng.choice(words) for _ in range(9)) + "." for _ in range(tokens // 10 + 1))
+    # a sentence of nine of these words is about 15 cl100k tokens
+    return " ".join(" ".join(rng.choice(words) for _ in range(9)) + "." for _ in range(tokens // 15 + 1))
 
 
 def fanout(cache: str) -> None:

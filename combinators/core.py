@@ -468,6 +468,8 @@ async def divide(tau: int, k: int, leaf: Fn, combine: Fn, doc: str, *, ctx: Any)
     if ctx.tokenizer.count(doc) <= max(1, tau):
         return await leaf(doc)
     pieces = chunking.partition(doc, k, ctx.tokenizer)
+    if len(pieces) == 1:  # one indivisible character longer than τ tokens: nothing left to cut
+        return await leaf(pieces[0])
     results = await asyncio.gather(*(divide(tau, k, leaf, combine, p, ctx=ctx) for p in pieces))
     acc = results[0]
     for r in results[1:]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import importlib
 import json
@@ -161,7 +162,9 @@ class Oracle:
         self.config = config
         self.budget = budget if budget is not None else Budget()
         self._on_event = on_event
-        self._count = count
+        # Each prompt is counted for the leaf_start event and again for the budget, and each
+        # system message is one of a handful of constants: remember recent counts.
+        self._count = functools.lru_cache(maxsize=256)(count)
         if cache is None and config.use_cache:
             cache = LeafCache(config.cache_dir)
         self._cache = cache if config.use_cache else None
@@ -174,7 +177,7 @@ class Oracle:
             raise LeafError(f"a leaf cannot return {t.show(result_type)}")
         request = self.request(prompt, result_type)
         key = request.key()
-        self._emit("leaf_start", key, prompt_tokens_estimate=self._estimate(request))
+        self._emit("leaf_start", key, prompt_chars=sum(len(text) for _, text in request.messages))
         start = time.monotonic()
         result = self._lookup(key, result_type, start)
         if result is None:
@@ -326,9 +329,11 @@ class Oracle:
 
     async def _send(self, kwargs: dict[str, Any]) -> _Reply:
         backend = self._get_backend()
+        # Counting tokens costs more than the rest of a leaf; only token and dollar limits need it.
+        metered = self.budget.max_tokens is not None or self.budget.max_usd is not None
         estimate = sum(
             self._count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in kwargs["messages"]
-        )
+        ) if metered else 0
         cap = self.config.max_output_tokens
         reservation = self.budget.reserve(estimate + cap, backend.cost(estimate, cap))
         left = self.budget.remaining_s()

@@ -58,7 +58,7 @@ def render_trace(events: list[dict[str, Any]], console: Console | None = None) -
             run = root.add(f"run {e.get('program', '')}  model={e.get('model', '')}  "
                            f"bound: calls ≤ {b.get('calls')}, prompt ≤ {b.get('max_prompt_tokens')} tok/call")
         elif kind == "leaf_start":
-            leaves[e["key"]] = run.add(f"leaf {e['key'][:12]}  ~{e.get('prompt_tokens_estimate', '?')} tok")
+            leaves[e["key"]] = run.add(f"leaf {e['key'][:12]}  {e.get('prompt_chars', '?')} chars")
         elif kind == "leaf_end":
             node = leaves.get(e["key"]) or run.add(f"leaf {e['key'][:12]}")
             status = "cache hit" if e.get("cached") else (

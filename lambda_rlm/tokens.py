@@ -11,7 +11,8 @@ import functools
 import importlib.util
 import re
 import zlib
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -36,7 +37,7 @@ class Tokenizer(Protocol):
         """How many tokens `text` has (`len(encode(text))`, possibly faster)."""
         ...
 
-    def offsets(self, text: str) -> list[int]:
+    def offsets(self, text: str) -> Sequence[int]:
         """For each token, the char offset in `text` where it starts (non-decreasing).
 
         A token whose bytes start inside a character maps to the next character boundary.
@@ -131,11 +132,11 @@ class TiktokenTokenizer:
     def count(self, text: str) -> int:
         return sum(len(self._enc.encode_ordinary(piece)) for piece in self._pieces(text))
 
-    def offsets(self, text: str) -> list[int]:
+    def offsets(self, text: str) -> Sequence[int]:
         # A token's char count is the number of UTF-8 lead bytes in it (a per-id table), so
         # start offsets are a running sum; a token starting mid-character lands on the next
         # boundary because that character's lead byte was counted by an earlier token.
-        starts: list[int] = []
+        starts = array("q")  # 8 bytes a token instead of ~36 for a list of ints
         base = 0
         for piece in self._pieces(text):
             ids = self._enc.encode_ordinary(piece)
@@ -204,9 +205,8 @@ _CL100K_SPECIALS = (
 def cl100k() -> TiktokenTokenizer:
     """The cl100k_base tokenizer (GPT-4's), loaded once from litellm's bundled file, no network."""
     import tiktoken
-    import tiktoken.load
 
-    ranks = tiktoken.load.load_tiktoken_bpe(str(_cl100k_file()), expected_hash=_CL100K_SHA256)
+    ranks = _read_bpe(_cl100k_file(), _CL100K_SHA256)
     encoding = tiktoken.Encoding(
         name="cl100k_base",
         pat_str=_CL100K_PATTERN,
@@ -214,6 +214,21 @@ def cl100k() -> TiktokenTokenizer:
         special_tokens=dict(_CL100K_SPECIALS),
     )
     return TiktokenTokenizer(encoding)
+
+
+def _read_bpe(path: Path, sha256: str) -> dict[bytes, int]:
+    """A tiktoken BPE file (`base64-token rank` per line), checked against its hash.
+
+    Read here rather than with tiktoken.load, which copies the file into a shared temp folder.
+    """
+    import base64
+    import hashlib
+
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ConfigError(f"the tokenizer file {path} is damaged (sha256 mismatch)",
+                          notes=["reinstall litellm: pip install --force-reinstall --no-deps litellm"])
+    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
 
 
 def _cl100k_file() -> Path:

