@@ -388,3 +388,10 @@ def test_fuzz_mutated_programs(text: str, data: st.DataObject) -> None:
         cut = data.draw(st.integers(0, 3))
         text = text[:at] + data.draw(st.sampled_from(("", *_TOKENS))) + text[at + cut:]
     _parse_quietly(text)
+
+
+def test_the_grammar_is_strict_lalr() -> None:
+    """No shift/reduce conflict and no terminal collision (the command builds it without the check)."""
+    from lambda_rlm.parser import build_lark
+
+    build_lark(strict=True)
