@@ -69,50 +69,88 @@ def fanout(cache: str) -> None:
 
 
 def overhead(n_leaves: int, cache: str) -> None:
-    """Per-leaf cost of the runtime (evaluator, cache, budget, trace) minus litellm's own."""
+    """Per-leaf time of the runtime itself: wall time minus the time litellm reports for its calls.
+
+    Leaves run one at a time (concurrency 1), so wall time is the sum of our work and litellm's;
+    litellm's share is measured by a litellm success callback (its own extension point), from
+    the moment it starts a call to the moment the call's response is ready.
+    """
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class Timer(CustomLogger):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0.0
+            self.calls = 0
+
+        async def async_log_success_event(self, kwargs: object, response_obj: object, start_time: object,
+                                          end_time: object) -> None:
+            self.total += (end_time - start_time).total_seconds()  # type: ignore[operator]
+            self.calls += 1
+
     doc = text(n_leaves * 95)
     tok = cl100k()
     prog = compile(LEAVES)
     provider = ScriptedProvider(lambda p: "ok")
-    cfg = Config(
-        model="bench/zero",
-        window=4096,
-        output_tokens=16,
-        concurrency=64,
-        cache_dir=cache,
-        tokenizer=tok,
-    )
+    cfg = Config(model="bench/zero", window=4096, output_tokens=16, concurrency=1, cache_dir=cache, tokenizer=tok)
+    timer = Timer()
     with registered(bench=provider):
-        t0 = time.perf_counter()
-        cold = asyncio.run(arun(prog, doc, cfg))
-        t_cold = time.perf_counter() - t0
+        asyncio.run(arun(prog, text(200, seed=9), cfg))  # warm-up
+        litellm.callbacks = [timer]
+        try:
+            t0 = time.perf_counter()
+            cold = asyncio.run(arun(prog, doc, cfg))
+            t_cold = time.perf_counter() - t0
+        finally:
+            litellm.callbacks = []
         t0 = time.perf_counter()
         warm = asyncio.run(arun(prog, doc, cfg))
         t_warm = time.perf_counter() - t0
+    doc_s = _time(lambda: tok.offsets(doc)) + _time(lambda: tok.count(doc))  # bound + split read the document
+    ours = (t_cold - timer.total - doc_s) / cold.calls * 1000
+    print(f"overhead: {cold.calls} leaves one at a time in {t_cold:.2f} s; litellm reports {timer.total:.2f} s "
+          f"over {timer.calls} calls, reading the document {doc_s:.2f} s -> runtime {ours:.3f} ms/leaf "
+          f"(cache write, decode, budget, trace, evaluator); warm rerun from cache {t_warm:.2f} s = "
+          f"{t_warm / warm.cache_hits * 1000:.3f} ms/leaf with {warm.calls} calls")
 
-        async def litellm_only() -> float:
-            t = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    litellm.acompletion(
-                        model="bench/zero", messages=[{"role": "user", "content": "x"}]
-                    )
-                    for _ in range(cold.calls)
-                )
-            )
-            return time.perf_counter() - t
 
-        t_lite = asyncio.run(litellm_only())
-    split_s = (
-        _time(lambda: tok.count(doc)) * 2
-    )  # the run tokenises the document for the bound and for split
-    per_leaf = (t_cold - t_lite - split_s) / cold.calls * 1000
-    print(
-        f"overhead: {cold.calls} leaves cold {t_cold:.2f} s (litellm alone {t_lite:.2f} s, "
-        f"tokenising {split_s:.2f} s) -> runtime {per_leaf:.3f} ms/leaf; "
-        f"warm rerun from cache {t_warm:.2f} s = {t_warm / warm.cache_hits * 1000:.3f} ms/leaf, "
-        f"{warm.calls} calls"
-    )
+OURS = ("/lambda_rlm/", "/combinators/")
+THEIRS = ("litellm", "openai", "httpx", "aiohttp", "pydantic", "asyncio", "providers.py", "concurrent")
+
+
+def own_time(n_leaves: int, cache: str) -> None:
+    """Per-leaf CPU time of our code, from cProfile: the own time of every function in lambda_rlm/
+    and combinators/, plus what they spend in the standard library (sqlite3, json, hashlib, re,
+    tiktoken) — but not in litellm, its HTTP stack, pydantic models of litellm, or the test
+    provider. cProfile slows everything down, so this is an upper bound."""
+    import cProfile
+    import pstats
+
+    doc = text(n_leaves * 95, seed=5)
+    tok = cl100k()
+    prog = compile(LEAVES)
+    cfg = Config(model="bench/zero", window=4096, output_tokens=16, concurrency=1, cache_dir=cache, tokenizer=tok)
+    with registered(bench=ScriptedProvider(lambda p: "ok")):
+        asyncio.run(arun(prog, text(200, seed=11), cfg))  # warm-up
+        profiler = cProfile.Profile()
+        result = profiler.runcall(lambda: asyncio.run(arun(prog, doc, cfg)))
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+
+    def ours(func: tuple[str, int, str]) -> bool:
+        return any(part in func[0] for part in OURS)
+
+    def theirs(func: tuple[str, int, str]) -> bool:
+        return any(part in func[0] for part in THEIRS) or "CoreBPE" in func[2] and False
+
+    total = 0.0
+    for func, (_, _, tottime, _, callers) in stats.items():
+        if ours(func):
+            total += tottime
+        elif not theirs(func) and not ours(func):
+            total += sum(edge[3] if "{" not in func[2] else edge[2] for caller, edge in callers.items() if ours(caller))
+    doc_s = _time(lambda: tok.offsets(doc)) + _time(lambda: tok.count(doc))
+    print(f"own time: {result.calls} leaves, our code {total:.2f} s under cProfile, of which reading the document "
+          f"≈ {doc_s:.2f} s -> {(total - doc_s) / result.calls * 1000:.3f} ms/leaf (upper bound)")
 
 
 def _time(fn: object) -> float:
@@ -167,7 +205,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         fanout(cache)
-        overhead(2000, cache)
+        overhead(1000, cache)
+        own_time(1000, cache)
         if not args.quick:
             ten_million(cache)
 
