@@ -164,12 +164,18 @@ def join(a: AValue, b: AValue) -> AValue:
         case Tup(i1), Tup(i2) if len(i1) == len(i2):
             return Tup(tuple(join(x, y) for x, y in zip(i1, i2, strict=True)))
         case Fun(), Fun():
-            if a is b:
-                return a
-            fa, fb = a, b
-            return Fun(lambda an, x: join(an.branch(lambda: fa.apply(an, x), lambda: fb.apply(an, x))[0],
-                                          TOP), "<either>")
+            return a if a is b else Fun(_either(a, b), "<either>")
     return TOP
+
+
+def _either(f: Fun, g: Fun) -> Callable[[Any, AValue], AValue]:
+    """Apply whichever of two functions is the worse: charge the larger cost, give the joined size."""
+    def apply(an: Any, x: AValue) -> AValue:
+        value, cost = an.branch(lambda: f.apply(an, x), lambda: g.apply(an, x))
+        an.charge(cost)
+        joined: AValue = value
+        return joined
+    return apply
 
 
 def of_type(ty: t.Type, text_tokens: int | None) -> AValue:

@@ -97,3 +97,10 @@ def test_both_branches_count_unless_the_condition_is_known() -> None:
                    "  if tokens doc <= 1000 then llm \"{doc}\" else concat (map (\\c -> llm \"{c}\") (split doc 500))")
     assert prog.bound(MODEL, 800, {"q": 5}).calls == 1          # known to fit: the else branch is dead
     assert prog.bound(MODEL, 5000, {"q": 5}).calls == chunks(5000, 500)  # either may run: the worse counts
+
+
+def test_a_function_chosen_by_a_branch_is_charged_as_the_worse_one() -> None:
+    prog = compile("def main (doc : Text) (q : Text) : List Text =\n"
+                   "  let f = if tokens q > 3 then (\\c -> llm \"{c}\") else (\\c -> \"{c}\") in\n"
+                   "  map f (split doc 100)")
+    assert prog.bound(MODEL, 1000, {"q": 5}).calls == chunks(1000, 100)
