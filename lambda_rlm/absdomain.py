@@ -168,6 +168,26 @@ def join(a: AValue, b: AValue) -> AValue:
     return TOP
 
 
+def widen(old: AValue, new: AValue) -> AValue:
+    """`new`, with every bound that grew since `old` dropped (the analysis then reaches a fixed point)."""
+    match old, new:
+        case Num(l1, h1), Num(l2, h2):
+            lo = l2 if l1 is not None and l2 is not None and l2 >= l1 else None
+            hi = h2 if h1 is not None and h2 is not None and h2 <= h1 else None
+            return Num(lo, hi)
+        case Text(t1), Text(t2):
+            return new if t1 is not None and t2 is not None and t2 <= t1 else Text(None)
+        case Lst(l1, e1), Lst(l2, e2):
+            return Lst(l2 if l1 is not None and l2 is not None and l2 <= l1 else None, widen(e1, e2))
+        case Opt(i1), Opt(i2):
+            return Opt(widen(i1, i2))
+        case Rec(f1), Rec(f2) if [n for n, _ in f1] == [n for n, _ in f2]:
+            return Rec(tuple((n, widen(x, y)) for (n, x), (_, y) in zip(f1, f2, strict=True)))
+        case Tup(i1), Tup(i2) if len(i1) == len(i2):
+            return Tup(tuple(widen(x, y) for x, y in zip(i1, i2, strict=True)))
+    return new
+
+
 def _either(f: Fun, g: Fun) -> Callable[[Any, AValue], AValue]:
     """Apply whichever of two functions is the worse: charge the larger cost, give the joined size."""
     def apply(an: Any, x: AValue) -> AValue:

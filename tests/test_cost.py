@@ -104,3 +104,16 @@ def test_a_function_chosen_by_a_branch_is_charged_as_the_worse_one() -> None:
                    "  let f = if tokens q > 3 then (\\c -> llm \"{c}\") else (\\c -> \"{c}\") in\n"
                    "  map f (split doc 100)")
     assert prog.bound(MODEL, 1000, {"q": 5}).calls == chunks(1000, 100)
+
+
+def test_a_fold_over_a_million_lines_is_bounded_quickly() -> None:
+    import time
+
+    prog = compile("def main (doc : Text) : Int =\n"
+                   "  fold (\\n line -> if contains line \"x\" then n + 1 else n) 0 (lines doc)")
+    t = time.perf_counter()
+    assert prog.bound(MODEL, 1_000_000).calls == 0
+    assert time.perf_counter() - t < 5
+    leafy = compile("def main (doc : Text) : Text =\n"
+                    "  fold (\\acc c -> llm \"{c}\") \"\" (split doc 1000)")
+    assert leafy.bound(MODEL, 100_000).calls == chunks(100_000, 1000)
