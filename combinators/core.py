@@ -446,13 +446,16 @@ def _abs_divide(an: Any, tau: a.AValue, k: a.AValue, leaf: a.AValue, combine: a.
                 doc: a.AValue) -> a.AValue:
     if not isinstance(doc, a.Text) or doc.tokens is None:
         an.fail("divide needs a text whose size has a bound")
-    tau_lo, _ = _limit(tau, 1)
-    k_lo, k_hi = _limit(k, 2)
+    # Recursion goes on while a piece is above τ, so depth follows τ's smallest value; a leaf
+    # reads a piece of at most τ's largest value; a level makes at most k pieces, and never more
+    # pieces than tokens.
+    tau_lo, tau_hi = _limit(tau, doc.tokens)
+    k_lo, k_hi = _limit(k, doc.tokens)
     k_lo, k_hi = max(2, k_lo), max(2, k_hi)
     sizes = [doc.tokens]
     while sizes[-1] > tau_lo:
         sizes.append(chunking.max_piece(sizes[-1], k_lo))
-    value, cost = an.call_measured(leaf, a.Text(min(sizes[-1], tau_lo)))
+    value, cost = an.call_measured(leaf, a.Text(min(sizes[-1], tau_hi)))
     for level in range(len(sizes) - 2, -1, -1):
         fanout = min(k_hi, sizes[level])
         total = cost.times(fanout)
@@ -461,7 +464,7 @@ def _abs_divide(an: Any, tau: a.AValue, k: a.AValue, leaf: a.AValue, combine: a.
             nxt, c = an.call_measured(combine, acc, value)
             total = total + c
             acc = a.join(acc, nxt)
-        leaf_value, leaf_cost = an.call_measured(leaf, a.Text(min(sizes[level], tau_lo)))
+        leaf_value, leaf_cost = an.call_measured(leaf, a.Text(min(sizes[level], tau_hi)))
         value, cost = a.join(acc, leaf_value), total.join(leaf_cost).deeper(1)
     an.charge(cost)
     return value

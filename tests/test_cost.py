@@ -117,3 +117,12 @@ def test_a_fold_over_a_million_lines_is_bounded_quickly() -> None:
     leafy = compile("def main (doc : Text) : Text =\n"
                     "  fold (\\acc c -> llm \"{c}\") \"\" (split doc 1000)")
     assert leafy.bound(MODEL, 100_000).calls == chunks(100_000, 1000)
+
+
+def test_divide_with_sizes_decided_at_run_time_is_bounded_by_their_worst_case() -> None:
+    # k comes from the model: any k up to the number of tokens must be covered by the bound.
+    prog = compile("def main (doc : Text) : Text =\n"
+                   "  let k = default 2 (parse_int (llm \"How many parts? {peek doc 0 50}\")) in\n"
+                   "  divide 100 k (\\c -> llm \"{c}\") (\\a b -> a ++ b) doc")
+    b = prog.bound(MODEL, 400)
+    assert b.calls >= 1 + 400  # the first call, then as many one-token pieces as there are tokens
