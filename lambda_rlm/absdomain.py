@@ -222,25 +222,31 @@ def of_type(ty: t.Type, text_tokens: int | None) -> AValue:
 NUMBER_TOKENS, BOOL_TOKENS = 12, 1
 
 
-def rendered_tokens(v: AValue) -> int | None:
-    """Upper bound on the tokens of a value rendered into a prompt (values.render), None if unbounded."""
+def rendered_tokens(v: AValue, nested: bool = False) -> int | None:
+    """Upper bound on the tokens of a value rendered into a prompt (values.render), None if unbounded.
+
+    Text stands for itself at the top; inside a list, record or tuple it is a JSON string,
+    whose quotes and escapes (of quotes, backslashes and line breaks) are counted as doubling it.
+    Texts full of other control characters (JSON writes them as \\u00XX) can exceed this; a
+    provider then refuses the prompt as too long and the leaf fails: it is never truncated.
+    """
     match v:
         case Text(n):
-            return n
+            return None if n is None else (2 * n + 2 if nested else n)
         case Num():
             return NUMBER_TOKENS
         case Bool():
             return BOOL_TOKENS
         case Opt(inner):
-            r = rendered_tokens(inner)
+            r = rendered_tokens(inner, nested)
             return None if r is None else max(r, 1)
         case Lst(n, elem):
-            r = rendered_tokens(elem)
+            r = rendered_tokens(elem, True)
             return None if n is None or r is None else 2 + n * (r + 3)
         case Rec(fields):
             total = 2
             for name, f in fields:
-                r = rendered_tokens(f)
+                r = rendered_tokens(f, True)
                 if r is None:
                     return None
                 total += r + len(name) + 4
@@ -248,7 +254,7 @@ def rendered_tokens(v: AValue) -> int | None:
         case Tup(items):
             total = 2
             for x in items:
-                r = rendered_tokens(x)
+                r = rendered_tokens(x, True)
                 if r is None:
                     return None
                 total += r + 3
