@@ -32,6 +32,13 @@ def _tokens(text: str) -> int:
     return int(value)
 
 
+def _window(text: str) -> int:
+    value = _tokens(text)
+    if value < 256:
+        raise argparse.ArgumentTypeError(f"a window of {value} tokens is too small to hold a prompt (256 at least)")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lambda-rlm", description="Typed recursive LLM programs over long documents.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -40,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="type-check a program and print its cost bound")
     c.add_argument("program", help="a .lam file")
     c.add_argument("--input-tokens", type=_tokens, default=100_000, help="document size (default 100k)")
-    c.add_argument("--window", type=_tokens, default=8192, help="model window in tokens (default 8192)")
+    c.add_argument("--window", type=_window, default=8192, help="model window in tokens (default 8192)")
     c.add_argument("--output-tokens", type=_tokens, default=512, help="max output tokens per call")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -58,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
 def _run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--model", default=None, help="a litellm model string or a Router config file")
     r.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
-    r.add_argument("--window", type=_tokens, default=None, help="the model's window in tokens")
+    r.add_argument("--window", type=_window, default=None, help="the model's window in tokens")
     r.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
     r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     r.add_argument("--max-calls", type=int, default=None)
@@ -134,11 +141,16 @@ def check(args: argparse.Namespace) -> int:
 def read_document(where: str) -> str:
     """The document from a file or stdin, as text; bad input is a ConfigError, not a traceback."""
     try:
-        data = sys.stdin.buffer.read() if where == "-" else Path(where).read_bytes()
+        stream = sys.stdin.buffer if where == "-" else open(where, "rb")  # noqa: SIM115
+        with stream:
+            head = stream.read(65536)
+            if b"\x00" in head:  # decided before reading the rest, so a huge binary costs nothing
+                raise ConfigError(f"the document '{where}' looks binary (it contains NUL bytes); give a text file")
+            data = head + stream.read()
     except OSError as exc:
         raise ConfigError(f"cannot read the document '{where}': {exc.strerror or exc}") from None
-    if b"\x00" in data[:65536]:
-        raise ConfigError(f"the document '{where}' looks binary (it contains NUL bytes); give a text file")
+    if not data.strip():
+        raise ConfigError(f"the document '{where}' is empty: there is nothing to ask about")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -174,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
         name, eq, value = item.partition("=")
         if not eq:
             raise ConfigError(f"--arg takes NAME=VALUE, not {item!r}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"the value of --arg {name} is not valid UTF-8") from None
         inputs[name] = value
     document = read_document(args.input)
     config = config_from(args)
@@ -207,6 +223,8 @@ def show_trace(args: argparse.Namespace) -> int:
         events = read(args.file)
     except OSError as exc:
         raise ConfigError(f"cannot read the trace '{args.file}': {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm (it is not UTF-8 text)") from None
     render_trace(events)
     return EXIT_OK
 

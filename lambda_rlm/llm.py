@@ -27,7 +27,7 @@ from typing import Any
 
 import tenacity
 
-from . import decode, values
+from . import decode, local, values
 from . import types as t
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
@@ -352,11 +352,27 @@ class Oracle:
                 raise _LocalTimeout(f"no reply within {timeout:.1f} s") from None
             raise
         text, prompt_tokens, completion_tokens = _unpack(response)
+        text = self._clip(text)
         prompt_tokens = estimate if prompt_tokens is None else prompt_tokens
         completion_tokens = self._count(text) if completion_tokens is None else completion_tokens
         cost = backend.actual_cost(response, prompt_tokens, completion_tokens)
         self.budget.settle(reservation, prompt_tokens, completion_tokens, cost)
         return _Reply(text, prompt_tokens, completion_tokens, cost)
+
+    def _clip(self, text: str) -> str:
+        """A reply cut to `max_output_tokens` of our tokenizer: the static bound counts on it, and a
+        provider may ignore max_tokens or count with another tokenizer."""
+        cap = self.config.max_output_tokens
+        if len(text.encode()) <= cap or self._count(text) <= cap:  # tokens <= bytes
+            return text
+        lo, hi = 0, len(text)  # the longest prefix that fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._count(text[:mid]) <= cap:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[:lo]
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -413,6 +429,7 @@ class _Backend:
         models: list[str],
         identity: str,
     ) -> None:
+        local.register(*models)  # local/... models: served by llama.cpp, their files checked now
         self._litellm = litellm
         self._config = config
         self._router = router
@@ -608,10 +625,20 @@ def _retry_after(err: BaseException | None) -> float | None:
     return None
 
 
+def _environment_secrets() -> list[str]:
+    names = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+    return [v for k, v in os.environ.items() if names.search(k) and len(v) >= 8]
+
+
 def _scrub(text: str, api_key: str | None) -> str:
-    """One line, at most 300 characters, with no API key or bearer token in it."""
-    if api_key:
-        text = text.replace(api_key, "***")
+    """One line, at most 300 characters, with no API key or bearer token in it.
+
+    Keys reach litellm from the environment too (OPENAI_API_KEY, GROQ_API_KEY …), whatever their
+    shape, so the value of every variable named like a secret is scrubbed as well.
+    """
+    for secret in (api_key, *_environment_secrets()):
+        if secret:
+            text = text.replace(secret, "***")
     text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
     text = re.sub(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}", "***", text)
     text = text.split("Traceback (most recent call last)")[0].replace("litellm.", "")

@@ -344,9 +344,16 @@ class Engine:
         return self._loaded[key]
 
 
+def _litellm() -> Any:
+    # As in lambda_rlm.llm: the bundled cost map keeps litellm's first import off the network.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    return importlib.import_module("litellm")
+
+
 @functools.cache
 def _handler_class() -> type[Any]:
     """`LocalLLM`, a litellm CustomLLM, defined on first use so that import stays light."""
+    _litellm()
     from litellm.exceptions import ContextWindowExceededError
     from litellm.llms.custom_llm import CustomLLM
     from litellm.types.utils import ModelResponse
@@ -417,8 +424,7 @@ def register(*models: str) -> None:
     Each local model in `models` is checked now, so a missing package or a damaged file is a
     ConfigError before any request rather than a provider error inside litellm.
     """
-    import litellm
-
+    litellm = _litellm()
     if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
         entry: Any = {"provider": PROVIDER, "custom_handler": handler()}
         litellm.custom_provider_map = [*litellm.custom_provider_map, entry]

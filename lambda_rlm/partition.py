@@ -56,7 +56,6 @@ def choose(feasible: Callable[[CostModel], object], model: CostModel, n: int,
         except CostError as exc:
             last_error, hi = exc, mid - 1
     if best == 0:
-        assert last_error is not None
-        raise last_error
+        raise last_error or CostError(f"a window of {model.window} tokens leaves no room for a leaf")
     return replace(model, tau=best, k=fanout_for(n, best))
 

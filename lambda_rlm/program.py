@@ -162,6 +162,8 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
         if not imp.is_file:
             _load_library_module(imp.target, library, out, seen, chain, imp.span)
             continue
+        if "\x00" in imp.target:
+            raise ImportError_("an import path cannot contain a NUL character", imp.span)
         path = ((base or Path.cwd()) / imp.target).resolve()
         key = str(path)
         if key in chain:
@@ -172,7 +174,7 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
         seen.add(key)
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ImportError_(f"cannot read '{imp.target}': {exc.__class__.__name__}", imp.span) from None
         sub = parse_module(text, str(path))
         _load_imports(sub, path.parent, library, out, seen, (*chain, key))

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from .budget import Budget
 from .cost import Bound, CostModel
 from .errors import BudgetExceeded, ConfigError, LambdaError
 from .evaluator import Context, Evaluator
+from .local import DEFAULT_MODEL as DEFAULT_MODEL
+from .local import context_window, is_local
 from .program import Program, compile
 from .trace import Trace
-
-DEFAULT_MODEL = "lambda-rlm-local/qwen2.5-coder-1.5b"
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,14 @@ class Config:
     deadline_s: float | None = None
     trace_path: str | None = None
     progress: bool = False
+    retry_wait_s: float = 0.5
+    max_wait_s: float = 30.0
     tokenizer: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.output_tokens < 1 or self.window <= self.output_tokens:
+            raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
+                              f"({self.output_tokens} tokens)")
 
     def llm_config(self) -> Any:
         from .llm import LLMConfig
@@ -59,6 +66,7 @@ class Config:
             model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
             max_output_tokens=self.output_tokens, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
             reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
+            retry_wait_s=self.retry_wait_s, max_wait_s=self.max_wait_s,
         )
 
 
@@ -94,11 +102,11 @@ def run(program: Program | str | Path, context: str, config: Config | None = Non
 async def arun(program: Program | str | Path, context: str, config: Config | None = None,
                on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
     """The async form of `run`."""
-    config = config or Config()
+    config = fit_to_model(config or Config())
     prog = program if isinstance(program, Program) else compile(program)
     if prog.main is None:
         raise ConfigError("the program has no 'main' definition to run")
-    tokenizer = config.tokenizer or _default_tokenizer()
+    tokenizer = config.tokenizer or default_tokenizer(config.model)
     args = _inputs(prog, context, inputs)
     bound = plan(prog, config, tokenizer, args)
     _refuse_over_budget(bound, config)
@@ -189,6 +197,10 @@ def _refuse_over_budget(bound: Bound, config: Config) -> None:
 def _inputs(prog: Program, context: str, given: dict[str, Any]) -> list[Any]:
     if not isinstance(context, str):
         raise ConfigError(f"the document must be text, not {type(context).__name__}")
+    try:
+        context.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"the document is not valid Unicode (a lone surrogate at character {exc.start})") from None
     params = prog.inputs
     unknown = set(given) - {p.name for p in params[1:]}
     if unknown:
@@ -209,6 +221,7 @@ def coerce(value: Any, ty: t.Type, name: str) -> Any:
         match ty:
             case t.TCon("Text") | t.TVar():
                 if isinstance(value, str):
+                    value.encode("utf-8")  # a lone surrogate raises here, not deep in the cache key
                     return value
             case t.TCon("Int"):
                 if isinstance(value, int) and not isinstance(value, bool):
@@ -229,12 +242,25 @@ def coerce(value: Any, ty: t.Type, name: str) -> Any:
                 items = json.loads(value) if isinstance(value, str) else value
                 if isinstance(items, list | tuple):
                     return tuple(coerce(x, inner, name) for x in items)
-    except (ValueError, json.JSONDecodeError):
+    except (ValueError, json.JSONDecodeError):  # UnicodeEncodeError is a ValueError
         pass
     raise ConfigError(f"the input '{name}' must be {t.show(ty)}, not {value!r:.60}")
 
 
-def _default_tokenizer() -> Any:
+def fit_to_model(config: Config) -> Config:
+    """The embedded model is CPU-bound: one call at a time (a queue would only eat into the
+    per-call timeouts), and never a window larger than the one it is loaded with."""
+    if not is_local(config.model):
+        return config
+    return replace(config, concurrency=1, window=min(config.window, context_window(config.model)))
+
+
+def default_tokenizer(model: str) -> Any:
+    """The embedded model's own tokenizer, else cl100k_base (counts for other models are estimates)."""
+    if is_local(model):
+        from .local import tokenizer
+
+        return tokenizer(model)
     from .tokens import cl100k
 
     return cl100k()

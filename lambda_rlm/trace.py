@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import ConfigError
+
 Event = dict[str, Any]
 
 
@@ -20,7 +22,10 @@ class Trace:
     def __init__(self, path: str | None = None, listener: Callable[[Event], None] | None = None) -> None:
         self.events: list[Event] = []
         self._listener = listener
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        try:
+            self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"cannot write the trace '{path}': {exc.strerror or exc}") from None
         self._t0 = time.monotonic()
 
     def emit(self, event: Event) -> None:
