@@ -23,6 +23,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .ask_compiler import aask, ask
     from .program import Program, compile
     from .runtime import Config, Result, arun, run
 
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "compile": "program", "Program": "program",
     "run": "runtime", "arun": "runtime", "Config": "runtime", "Result": "runtime",
+    "ask": "ask_compiler", "aask": "ask_compiler",
 }
 
 
@@ -45,5 +47,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BudgetExceeded", "ConfigError", "CostError", "EvalError", "ImportError_", "LambdaError", "LeafError",
     "NameError_", "ParseError", "TerminationError", "TypeError_", "compile", "Program", "run", "arun",
-    "Config", "Result",
+    "Config", "Result", "ask", "aask",
 ]

@@ -18,7 +18,7 @@ EXIT_OK = 0
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `ask` on the subparsers of the main command line."""
     from . import cli
-    from .ask import TASKS
+    from .ask_compiler import TASKS
 
     p: argparse.ArgumentParser = sub.add_parser(
         "ask", help="answer a question about a document with a checked task plan",
@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run `ask` for parsed arguments; raises the project's errors (the caller maps them to exit codes)."""
     from . import cli
-    from .ask import achoose, arun_choice, explain, model_window
+    from .ask_compiler import achoose, arun_choice, explain, model_window
     from .runtime import DEFAULT_MODEL
 
     document = cli.read_document(args.file)
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
-        answer = asyncio.run(arun_choice(choice, args.question, document, config, listener))
+        answer = asyncio.run(arun_choice(choice, args.question, document, listener))
     if args.json:
         from .values import to_json
 

@@ -1,4 +1,4 @@
-"""The command line: takes argv, gives exit codes; `check`, `run` and `trace`.
+"""The command line: takes argv, gives exit codes; `check`, `run`, `ask` and `trace`.
 
 Exit codes: 0 success; 1 the program is invalid (syntax, type, termination, cost, import);
 2 usage error; 3 the run failed (a leaf failed for good, a runtime error); 4 a budget refused
@@ -57,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="another input of main")
     _run_options(r)
 
+    from .ask_cli import add_parser as add_ask
+
+    add_ask(sub)
+
     tr = sub.add_parser("trace", help="show a JSONL trace as a tree")
     tr.add_argument("file")
     return p
@@ -89,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args)
         if args.command == "trace":
             return show_trace(args)
+        if args.command == "ask":
+            from .ask_cli import run as ask
+
+            return ask(args)
         raise AssertionError(args.command)
     except KeyboardInterrupt:
         resume = " Completed model calls are cached: rerun the same command to resume." if args.command in (

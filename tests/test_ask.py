@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from providers import ScriptedProvider, prompt_of, registered
 
-from lambda_rlm import ask as ask_module
-from lambda_rlm.ask import TASKS, AskResult, ask, check_plans, classify, parse_menu_reply
+import lambda_rlm
+from lambda_rlm import ask_compiler as ask_module
 from lambda_rlm.ask_cli import add_parser
 from lambda_rlm.ask_cli import run as run_cli
+from lambda_rlm.ask_compiler import TASKS, AskResult, ask, check_plans, classify, parse_menu_reply
 from lambda_rlm.errors import BudgetExceeded, ConfigError
 from lambda_rlm.runtime import Config
 
@@ -24,6 +25,7 @@ from lambda_rlm.runtime import Config
 NEEDLE = re.compile(r"The special magic number for (\w+) is (\d+)\.")
 TOPIC = re.compile(r"This part is about (\w+)\.")
 RECORD = re.compile(r"user=(\w+) category=(\w+)")
+PARTIAL_RECORD = re.compile(r"user=(\w+)(?: category=(\w+))?")
 KEY = re.compile(r"Key fact: [^.]*\.")
 OWNER = re.compile(r"(\w+) owns the red car\.")
 COLOUR = re.compile(r"(\w+)'s favourite colour is (\w+)\.")
@@ -75,20 +77,28 @@ def reader(messages: list[dict[str, Any]]) -> str:
     if "Reply with the one category" in prompt:
         found = TOPIC.search(prompt)
         return found.group(1) if found else "NONE"
-    if "the label\nthe question below counts by" in prompt:
+    if "copy its category, label or type as written in the item" in prompt:
         labels = [c for _, c in RECORD.findall(prompt)]
         return json.dumps(labels) if labels else "NONE"
     if '("item")' in prompt:
-        records = [{"item": u, "label": c} for u, c in RECORD.findall(prompt)]
+        records = [{"item": u, "label": c or None} for u, c in PARTIAL_RECORD.findall(prompt)]
         return json.dumps(records) if records else "NONE"
     if "Summarise the text above" in prompt or "Merge the two summaries" in prompt:
         return " ".join(KEY.findall(prompt)) or "Nothing of note."
-    if "Copy, word for word" in prompt:
-        facts = [m.group(0) for m in (*OWNER.finditer(prompt), *COLOUR.finditer(prompt))]
+    if "Facts found so far" in prompt:  # the second hop: sentences about what the facts name
+        passage = prompt.split("</passage>")[0]
+        known = set(re.findall(r"[A-Z]\w+", prompt.split("Facts found so far:")[1].split("Copy, word")[0]))
+        facts = [m.group(0) for m in (*OWNER.finditer(passage), *COLOUR.finditer(passage)) if m.group(1) in known]
+        return " ".join(facts) or "NONE"
+    if "Copy, word for word" in prompt:  # the first hop: sentences the question's words point to
+        passage = prompt.split("</passage>")[0]
+        facts = [m.group(0) for m in OWNER.finditer(passage) if "red car" in question]
+        facts += [m.group(0) for m in COLOUR.finditer(passage) if m.group(1) in question]
         return " ".join(facts) or "NONE"
     if "Notes copied from a long document" in prompt:
-        owner = OWNER.search(prompt)
-        colours = dict(COLOUR.findall(prompt))
+        notes = prompt.split("Answer the question below")[0]
+        owner = OWNER.search(notes)
+        colours = dict(COLOUR.findall(notes))
         return colours.get(owner.group(1), "NOT FOUND") if owner else "NOT FOUND"
     raise AssertionError(f"the reader does not know this prompt: {system[:60]} / {prompt[:200]}")
 
@@ -103,7 +113,7 @@ def _needle(prompt: str, question: str) -> str | None:
 MENU_REPLIES = {
     "Tell me about the lanterns in the field.": "5",
     "Tell me about the lanterns, please.": "I think 3 or maybe 5",
-    "Tell me about the river.": "6. multihop",
+    "Tell me the favourite colour of whoever owns the red car.": "6. multihop",
 }
 
 
@@ -143,6 +153,7 @@ CLASSIFIER_TABLE = [
     ("How often does the word lantern appear?", "aggregate", True),
     ("Show the distribution of ticket priorities.", "aggregate", True),
     ("Which pairs of users both have category jazz?", "pairwise", True),
+    ("Which users in the list that I sent both like jazz?", "pairwise", True),
     ("List all pairs of employees who work in the same office.", "pairwise", True),
     ("Which two people were born in the same city?", "pairwise", True),
     ("How many pairs of users share a city?", "pairwise", True),
@@ -190,6 +201,13 @@ def test_every_plan_is_checked_at_load() -> None:
     for name, program in plans.items():
         assert [i.name for i in program.inputs] == ["doc", "question"], name
         assert program.uses_partition == (name in TASKS), name
+
+
+def test_the_package_exports_ask_as_a_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The module is not named `ask`: importing a submodule binds its name on the package, which
+    # would shadow the lazily exported function after its first use.
+    monkeypatch.setitem(lambda_rlm._LAZY, "ask", "ask_compiler")
+    assert lambda_rlm.ask is ask and lambda_rlm.ask is ask
 
 
 def test_unknown_task_and_plan_names_are_config_errors(tmp_path: Path) -> None:
@@ -244,6 +262,8 @@ def test_aggregate_counts_symbolically(tmp_path: Path, question: str, answer: st
     got, _ = answered(question, doc, tmp_path)
     assert (got.task, got.plan) == ("aggregate", "aggregate")
     assert got.value == answer and got.result.calls > 1
+    tau = got.result.bound.tau
+    assert tau is not None and tau <= ask_module.LIST_LEAF_RATIO["aggregate"] * 256  # the reply must fit
 
 
 @pytest.mark.parametrize(("question", "answer"), [
@@ -256,7 +276,7 @@ def test_aggregate_counts_symbolically(tmp_path: Path, question: str, answer: st
       ("erin", "frank"), ("erin", "heidi"), ("frank", "heidi")]),
 ])
 def test_pairwise_crosses_records_symbolically(tmp_path: Path, question: str, answer: list[tuple[str, str]]) -> None:
-    doc = planted(12_000, RECORDS)
+    doc = planted(12_000, [*RECORDS, "Record: user=ivan (category not given)"])  # ivan's label is null
     got, _ = answered(question, doc, tmp_path)
     assert (got.task, got.plan) == ("pairwise", "pairwise")
     assert list(got.value) == answer and got.result.calls > 1
@@ -274,12 +294,22 @@ def test_summarise_recurses_once_and_merges_in_order(tmp_path: Path) -> None:
     assert got.result.calls + got.result.cache_hits == 2 * k - 1  # k leaves, k - 1 merges (some alike)
 
 
-def test_multihop_chains_facts_from_different_chunks(tmp_path: Path) -> None:
-    doc = planted(12_000, ["Dana owns the red car.", "Evan's favourite colour is green.",
-                           "Dana's favourite colour is teal."])
-    got, _ = answered("What is the favourite colour of the person who owns the red car?", doc, tmp_path)
+def test_multihop_reads_every_chunk_again_with_the_first_hop(tmp_path: Path) -> None:
+    doc = planted(12_000, ["Dana's favourite colour is teal.", "Evan's favourite colour is green.",
+                           "Dana owns the red car."])  # the second hop comes first
+    got, provider = answered("What is the favourite colour of the person who owns the red car?", doc, tmp_path)
     assert (got.task, got.plan) == ("multihop", "multihop")
-    assert got.value == "teal" and got.result.calls > 2
+    assert got.value == "teal"
+    chunks = sum("Facts found so far" in prompt_of(s.messages) for s in provider.sent)
+    assert chunks > 1 and got.result.calls == 2 * chunks + 1  # two rounds over the chunks, one answer
+
+
+def test_multihop_stops_after_one_round_when_nothing_is_found(tmp_path: Path) -> None:
+    got, provider = answered("What is the favourite colour of the person who owns the red car?", filler(12_000),
+                             tmp_path)
+    assert got.plan == "multihop" and got.value == "NOT FOUND"
+    assert not any("Facts found so far" in prompt_of(s.messages) for s in provider.sent)
+    assert got.result.calls == provider.calls > 1
 
 
 def test_a_given_task_skips_the_classifier(tmp_path: Path) -> None:
@@ -324,6 +354,18 @@ def test_an_unreadable_menu_reply_keeps_the_rules(tmp_path: Path) -> None:
     assert got.value == "31337"
 
 
+def test_a_failed_menu_call_keeps_the_rules(tmp_path: Path) -> None:
+    def mute_menu(messages: list[dict[str, Any]]) -> str:
+        return "" if "Kinds of question" in prompt_of(messages) else reader(messages)
+
+    doc = planted(12_000, ["The special magic number for lanterns is 31337."])
+    provider = ScriptedProvider(script=mute_menu)
+    with registered(lrtest=provider):
+        got = ask("Tell me about the lanterns in the field.", doc, config(tmp_path, reasks=1))
+    assert (got.task, got.used_model, got.classifier, got.value) == ("search", False, None, "31337")
+    assert provider.calls == 2 + got.result.calls  # the menu call and its re-ask, then the plan
+
+
 def test_an_unsure_question_on_a_short_document_makes_no_menu_call(tmp_path: Path) -> None:
     got, provider = answered("Tell me about the lanterns in the field.", filler(200), tmp_path)
     assert got.plan == "direct" and not got.used_model and provider.calls == 1
@@ -333,7 +375,7 @@ def test_the_menu_call_counts_against_the_call_budget(tmp_path: Path) -> None:
     import asyncio
 
     doc = planted(12_000, ["Dana owns the red car.", "Dana's favourite colour is teal."])
-    question = "Tell me about the river."  # unsure; the menu reply picks multihop
+    question = "Tell me the favourite colour of whoever owns the red car."  # unsure; the menu picks multihop
     planned = asyncio.run(ask_module.achoose(question, doc, config(tmp_path), "multihop", use_model=False))
     provider = ScriptedProvider(script=reader)
     with registered(lrtest=provider):
@@ -405,8 +447,12 @@ def test_task_option_and_json_output(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_the_model_window_comes_from_the_model_when_not_given() -> None:
-    assert ask_module.model_window("lambda-rlm-local/qwen2.5-coder-1.5b") == ask_module.LOCAL_WINDOW
+    from lambda_rlm import local
+
+    small = local.SMALL_MODEL
+    assert ask_module.model_window(small) == local.context_window(small) < 10_000
     assert ask_module.model_window("lrtest/unknown-model") is None
     assert (ask_module.model_window("openai/gpt-4o-mini") or 0) >= 100_000
-    assert ask_module.resolve_config(None, "lambda-rlm-local/x").window == ask_module.LOCAL_WINDOW
+    assert ask_module.resolve_config(None, small).window == local.context_window(small)
+    assert ask_module.resolve_config(None, "lrtest/x").window == Config().window
     assert ask_module.resolve_config(Config(window=1234), "lrtest/x").window == 1234

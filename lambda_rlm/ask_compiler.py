@@ -4,6 +4,8 @@
 unsure and the choice matters), answers in one direct call when the document fits the window,
 else compiles the task's plan (`combinators/plans/TASK.lam`), bounds it for these very sizes
 (τ and k by the partition rule) and runs it with the normal runtime, which enforces the bound.
+The module is not called `ask.py` because importing a submodule binds its name on the package,
+which would shadow the function `lambda_rlm.ask` that the package exports lazily.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ TASKS = ("search", "classify", "aggregate", "pairwise", "summarise", "multihop")
 DIRECT = "direct"
 MENU = "task_menu"
 PLANS_PACKAGE = "lambda_rlm.combinators.plans"
-# The embedded model is served with a ~4k context; litellm's table does not know it.
-LOCAL_MODEL_PREFIX = "lambda-rlm-local/"
-LOCAL_WINDOW = 4096
 MENU_OUTPUT_TOKENS = 16  # "3" or "3. aggregate" is all the menu call may say
+# Leaves that list every item of their chunk must fit the list in one reply: a chunk of
+# n tokens of short items gives about n/4 tokens of labels, n/2 of records. Their leaf size is
+# capped at this many times the output budget (truncated JSON would fail the whole run).
+LIST_LEAF_RATIO = {"aggregate": 3, "pairwise": 2}
+# Documents longer than this many characters per window token surely do not fit (checked on
+# a prefix), so the direct check need not tokenize all of a huge document.
+PREFIX_CHARS_PER_TOKEN = 16
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
@@ -44,6 +50,7 @@ STRONG, WEAK = 2, 1
 PRECEDENCE = ("pairwise", "aggregate", "multihop", "summarise", "classify")
 
 _NOUN = r"(?:document|text|email|e-mail|message|letter|article|review|file|page|report|ticket|passage)"
+_WHOLE = r"(?:document|text|list|passage|file|report|article|context|data|records?|table|book)"  # not a hop
 _RULES: tuple[tuple[str, str, int], ...] = (
     ("aggregate", r"\bhow many\b|\bhow often\b", STRONG),
     ("aggregate", r"\bcount(?:s|ing)?\b|\btall(?:y|ies)\b", STRONG),
@@ -70,7 +77,8 @@ _RULES: tuple[tuple[str, str, int], ...] = (
     ("classify", r"\bcategor(?:y|ies)\b|\blabels?\b|\btopic\b", WEAK),
     ("multihop", r"\bwhose\b", STRONG),
     ("multihop", r"\b\w+'s \w+'s\b", STRONG),  # a chain of possessives: Alice's manager's office
-    ("multihop", r"\b(?:of|by|for|to|from|with|at|in|on) the \w+(?: \w+)? (?:who|that|which|whom)\b", STRONG),
+    ("multihop", rf"\b(?:of|by|for|to|from|with|at|in|on) the (?!{_WHOLE}\b)\w+(?: \w+)? (?:who|that|which|whom)\b",
+     STRONG),
     ("multihop", r"\bof the \w+ of\b|\b(?:and then|in turn)\b", WEAK),
 )
 _COMPILED = tuple((task, re.compile(pattern, re.IGNORECASE), weight) for task, pattern, weight in _RULES)
@@ -157,8 +165,10 @@ def check_plans() -> dict[str, Program]:
 
 def model_window(model: str) -> int | None:
     """The model's context window in tokens when known: the embedded model's, or litellm's table."""
-    if model.startswith(LOCAL_MODEL_PREFIX):
-        return LOCAL_WINDOW
+    from . import local
+
+    if local.is_local(model):
+        return local.context_window(model)  # what llama.cpp is loaded with (~4k), not the model's 32k
     if model.endswith((".yaml", ".yml", ".json")):
         return None  # a Router config: its deployments may differ
     from .llm import _import_litellm
@@ -201,6 +211,7 @@ class Choice:
     confident: bool
     used_model: bool  # whether the menu call was made (the note says if its reply was used)
     note: str  # how the task was chosen, for --explain
+    config: Config  # what the plan runs with: the budget less the menu call's share, leaf caps
     classifier: Result | None = None  # the menu call's run, when one was made
 
     @property
@@ -255,27 +266,43 @@ async def achoose(question: str, document: str, config: Config, task: str | None
     if direct or (direct is None and fits is not None):
         bound = fits if fits is not None else bound_for(compile_plan(DIRECT), config, tokenizer, args)
         return Choice(chosen, DIRECT, compile_plan(DIRECT), bound, confident, False,
-                      note + "; the document fits the window, so one direct call")
+                      note + "; the document fits the window, so one direct call", config)
     classifier = None
     if not confident and use_model:
         picked, classifier = await _menu(question, config, on_event)
         if picked is not None:
             chosen, note = picked, f"{note}; the model chose {picked}"
+        elif classifier is None:
+            note += "; the menu call failed, rules kept"
         else:
-            note += "; the model's menu reply was not understood, rules kept"
+            note += f"; the menu reply {str(classifier.value)[:40]!r} was not understood, rules kept"
     elif not confident:
         note += "; no model call (dry run)"
     program = compile_plan(chosen)
-    run_config = _after(config, classifier)
+    run_config = _leaf_cap(chosen, _after(config, classifier))
     return Choice(chosen, chosen, program, bound_for(program, run_config, tokenizer, args), confident,
-                  classifier is not None, note, classifier)
+                  classifier is not None, note, run_config, classifier)
+
+
+def _leaf_cap(task: str, config: Config) -> Config:
+    """The config with list-returning leaves kept small enough for their reply to fit."""
+    ratio = LIST_LEAF_RATIO.get(task)
+    if ratio is None:
+        return config
+    cap = ratio * config.output_tokens
+    return replace(config, max_leaf_tokens=min(cap, config.max_leaf_tokens or cap))
 
 
 def _direct_bound(config: Config, tokenizer: Any, args: list[Any]) -> Bound | None:
     """The direct plan's bound when the document fits one call (and the leaf cap), else None."""
     from .runtime import plan as bound_for
 
-    if config.max_leaf_tokens is not None and tokenizer.count(args[0]) > config.max_leaf_tokens:
+    document: str = args[0]
+    prefix = document[: PREFIX_CHARS_PER_TOKEN * config.window]
+    # A prefix's count is within a few tokens of its share of the whole, so this only rejects.
+    if len(prefix) < len(document) and tokenizer.count(prefix) > config.window + 64:
+        return None
+    if config.max_leaf_tokens is not None and tokenizer.count(document) > config.max_leaf_tokens:
         return None
     try:
         return bound_for(compile_plan(DIRECT), config, tokenizer, args)
@@ -309,13 +336,12 @@ def _after(config: Config, used: Result | None) -> Config:
     )
 
 
-async def arun_choice(choice: Choice, question: str, document: str, config: Config,
+async def arun_choice(choice: Choice, question: str, document: str,
                       on_event: Listener | None = None) -> AskResult:
-    """Run a chosen plan on the document (the budget less what the menu call used)."""
+    """Run a chosen plan on the document, with the configuration it was bounded for."""
     from .runtime import arun
 
-    result = await arun(choice.program, document, _after(config, choice.classifier), on_event=on_event,
-                        question=question)
+    result = await arun(choice.program, document, choice.config, on_event=on_event, question=question)
     return AskResult(result, choice.task, choice.plan, choice.used_model, choice.classifier)
 
 
@@ -325,7 +351,7 @@ async def aask(question: str, document: str, config: Config | None = None, task:
     """Answer `question` about `document`: choose the task and plan, bound it, run it."""
     config = resolve_config(config, model)
     choice = await achoose(question, document, config, task, on_event, direct=direct)
-    return await arun_choice(choice, question, document, config, on_event)
+    return await arun_choice(choice, question, document, on_event)
 
 
 def ask(question: str, document: str, config: Config | None = None, task: str | None = None,
@@ -339,6 +365,8 @@ def explain(choice: Choice) -> str:
     b = choice.bound
     part = (f"τ = {b.tau:,}, k = {b.k:,}" if b.tau is not None and b.k is not None
             else "τ, k: not used (the document is read in one call)")
+    if b.tau is not None and choice.config.max_leaf_tokens is not None:
+        part += f"    (leaves capped at {choice.config.max_leaf_tokens:,} tokens)"
     return "\n".join([
         f"task: {choice.task} ({choice.note})",
         f"plan: {choice.plan}    main : {choice.program.type}",
