@@ -283,7 +283,11 @@ class Oracle:
             seconds = min(seconds, self.config.max_wait_s)
             left = self.budget.remaining_s()
             if left is not None and seconds >= left:
-                message = f"the deadline leaves {left:.2f} s, less than the next retry's wait"
+                cause = "no reply" if err is None else (
+                    f"{type(err).__name__}: {_scrub(str(err), self.config.api_key)}"
+                    if not isinstance(err, _LocalTimeout) else str(err))
+                message = (f"the last attempt failed ({cause}) and the deadline leaves {max(left, 0):.2f} s, "
+                           "less than the wait before the next retry")
                 raise BudgetRefusal("deadline", seconds, seconds, left, message)
             return seconds
 

@@ -235,8 +235,6 @@ def test_all_requests_failing_stops_with_one_error_naming_the_cause(fault: str, 
     assert not [e for e in events if e["event"] == "leaf_end"]
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: when the deadline cuts the retries short, the error says "
-                   "'the deadline leaves X s, less than the next retry's wait' and drops the provider's error")
 @pytest.mark.parametrize("fault", ["server_error", "hang"])
 def test_a_deadline_that_cuts_retries_short_still_names_the_cause(fault: str, tmp_path: Path) -> None:
     """With the default backoff (0.5 s, then 1 s, ...) the deadline ends the run before the attempts run out."""
