@@ -250,10 +250,10 @@ async def achoose(question: str, document: str, config: Config, task: str | None
     `direct` None decides by size, True forces the direct plan, False forces the task plan;
     `use_model` False never calls the model (a dry run).
     """
+    from .runtime import default_tokenizer
     from .runtime import plan as bound_for
-    from .tokens import cl100k
 
-    tokenizer = config.tokenizer or cl100k()
+    tokenizer = config.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
     args = [document, question]
     if task is not None:
         if task not in TASKS:
