@@ -299,6 +299,3 @@ def check_window(bound_leaves: tuple[a.Leaf, ...], model: CostModel) -> None:
                 leaf.span,
                 ["split the text it reads into smaller chunks (split, peek, take) or use a larger window"])
 
-
-def leaf_span(span: Span) -> str:
-    return span.location()

@@ -392,9 +392,6 @@ class Oracle:
             self._backend = _Backend.make(self.config)
         return self._backend
 
-    def _estimate(self, request: LeafRequest) -> int:
-        return sum(self._count(text) + MESSAGE_OVERHEAD_TOKENS for _, text in request.messages)
-
     def _emit(self, event: str, key: str, **fields: Any) -> None:
         if self._on_event is not None:
             self._on_event({"event": event, "key": key, **fields})
