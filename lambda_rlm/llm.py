@@ -405,17 +405,41 @@ class Oracle:
             return LeafError(
                 f"model '{model}' still failed after {attempts} attempts ({name}): {detail}"
             )
-        if status in (401, 403) or "Missing credentials" in detail:
-            return ConfigError(
-                f"model '{model}' refused the credentials ({name}): {detail}. Check "
-                "LLMConfig.api_key or the provider's key variable (for example OPENAI_API_KEY)."
-            )
+        if status in (401, 403) or _MISSING_KEY.search(detail):
+            missing = self._missing_keys()
+            if missing:  # litellm's own list of the variables this provider reads
+                return ConfigError(f"model '{model}' needs an API key, and none was given",
+                                   notes=[f"set {' or '.join(missing)} in the environment, or Config(api_key=...) "
+                                          "from Python"])
+            return ConfigError(f"model '{model}' refused the credentials: {_provider_words(detail)}",
+                               notes=["check the key in the provider's variable (for example OPENAI_API_KEY) "
+                                      "or Config(api_key=...)"])
         if status == 404 or "LLM Provider NOT provided" in detail:
             return ConfigError(
                 f"model '{model}' was not found ({name}): {detail}. Check the "
                 "model name, its provider prefix and api_base."
             )
         return LeafError(f"model '{model}' rejected the request ({name}): {detail}")
+
+
+    def _missing_keys(self) -> list[str]:
+        if self.config.api_key:
+            return []
+        try:
+            found = _import_litellm().validate_environment(model=self.config.model)
+        except Exception:  # noqa: BLE001 - a Router config or an unknown provider: no list to show
+            return []
+        return [str(k) for k in found.get("missing_keys") or []]
+
+
+_MISSING_KEY = re.compile(r"missing credentials|missing (?:\w+ )?api[ _]?key|api[ _]?key (?:is )?(?:missing|not set"
+                          r"|not provided|must be set)|no (?:api )?key is set", re.IGNORECASE)
+_PROVIDER_PREFIX = re.compile(r"^(?:litellm\.)?\w+Error: (?:\w+Exception - )?")
+
+
+def _provider_words(detail: str) -> str:
+    """The provider's own message without litellm's class-name prefixes."""
+    return _PROVIDER_PREFIX.sub("", detail).strip()
 
 
 class _Backend:
@@ -431,6 +455,8 @@ class _Backend:
         identity: str,
     ) -> None:
         local.register(*models)  # local/... models: served by llama.cpp, their files checked now
+        if any(m.startswith("reference/") for m in models):  # the benchmarks' reference model (tasks/reference.py)
+            importlib.import_module("lambda_rlm.tasks.reference").register(*models)
         self._litellm = litellm
         self._config = config
         self._router = router

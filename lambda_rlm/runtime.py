@@ -8,6 +8,7 @@ budget and this module checks that the calls made never exceed the bound (a bug 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from . import syntax as s
 from . import types as t
 from .budget import Budget
 from .cost import Bound, CostModel
-from .errors import BudgetExceeded, ConfigError, LambdaError
+from .errors import BudgetExceeded, ConfigError, LambdaError, NameError_
 from .evaluator import Context, Evaluator
 from .local import DEFAULT_MODEL as DEFAULT_MODEL
 from .local import context_window, is_local
@@ -105,7 +106,7 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
     config = fit_to_model(config or Config())
     prog = program if isinstance(program, Program) else compile(program)
     if prog.main is None:
-        raise ConfigError("the program has no 'main' definition to run")
+        raise NameError_("the program has no 'main' definition to run")
     tokenizer = config.tokenizer or default_tokenizer(config.model)
     args = _inputs(prog, context, inputs)
     bound = plan(prog, config, tokenizer, args)
@@ -255,12 +256,18 @@ def fit_to_model(config: Config) -> Config:
     return replace(config, concurrency=1, window=min(config.window, context_window(config.model)))
 
 
+@functools.cache
 def default_tokenizer(model: str) -> Any:
-    """The embedded model's own tokenizer, else cl100k_base (counts for other models are estimates)."""
+    """The embedded model's own tokenizer, else cl100k_base (counts for other models are estimates).
+
+    Wrapped in a `Memo` and kept per model, so the runs of one process tokenize a document once.
+    """
+    from .tokens import Memo
+
     if is_local(model):
         from .local import tokenizer
 
-        return tokenizer(model)
+        return Memo(tokenizer(model))
     from .tokens import cl100k
 
-    return cl100k()
+    return Memo(cl100k())

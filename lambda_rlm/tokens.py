@@ -3,6 +3,7 @@
 `cl100k()` is tiktoken's cl100k_base loaded offline from the BPE file that litellm bundles;
 `WhitespaceTokenizer` is a tiny deterministic stand-in for tests and for when litellm is absent.
 Both follow the `Tokenizer` protocol, and for both `count(t) == len(encode(t)) == len(offsets(t))`.
+`Memo` wraps any of them so that a long document is tokenized once, however often it is measured.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import threading
 import zlib
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
@@ -43,6 +46,61 @@ class Tokenizer(Protocol):
         A token whose bytes start inside a character maps to the next character boundary.
         """
         ...
+
+
+# ------------------------------------------------------------------ memo
+
+
+class Memo:
+    """A Tokenizer that keeps the offsets of the last few long texts it measured.
+
+    A run measures its document for the bound and again for `split`, and a benchmark asks many
+    questions of one document; each pass over a million tokens costs about a second. Texts of
+    at least `min_chars` characters are tokenized once and their offsets kept (8 bytes a token,
+    at most `max_tokens` tokens an entry, the `size` most recent entries); shorter texts, such as
+    chunks and prompts, go straight to the wrapped tokenizer. Entries are keyed by the text
+    itself, so a hit on the same string object costs one cached hash and an identity check.
+    """
+
+    __slots__ = ("_tok", "_min_chars", "_max_tokens", "_size", "_kept", "_lock")
+
+    def __init__(self, tok: Tokenizer, min_chars: int = 1 << 18, max_tokens: int = 1 << 24, size: int = 4) -> None:
+        self._tok = tok
+        self._min_chars, self._max_tokens, self._size = min_chars, max_tokens, size
+        self._kept: OrderedDict[str, Sequence[int]] = OrderedDict()
+        self._lock = threading.Lock()  # litellm may count prompts from its worker threads
+
+    @property
+    def name(self) -> str:
+        return self._tok.name
+
+    @property
+    def inner(self) -> Tokenizer:
+        return self._tok
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text)
+
+    def count(self, text: str) -> int:
+        if len(text) < self._min_chars:
+            return self._tok.count(text)
+        return len(self.offsets(text))
+
+    def offsets(self, text: str) -> Sequence[int]:
+        if len(text) < self._min_chars:
+            return self._tok.offsets(text)
+        with self._lock:
+            kept = self._kept.get(text)
+            if kept is not None:
+                self._kept.move_to_end(text)
+                return kept
+        offs = self._tok.offsets(text)
+        if len(offs) <= self._max_tokens:
+            with self._lock:
+                self._kept[text] = offs
+                while len(self._kept) > self._size:
+                    self._kept.popitem(last=False)
+        return offs
 
 
 # ------------------------------------------------------------------ whitespace

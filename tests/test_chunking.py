@@ -372,3 +372,31 @@ def test_cl100k_loads_without_importing_litellm(repo_root: object) -> None:
         cwd=str(repo_root),
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+# ------------------------------------------------------------------ the tokenization memo
+
+
+def test_memo_agrees_with_its_tokenizer_and_tokenizes_a_long_text_once() -> None:
+    inner = cl100k()
+    memo = tokens.Memo(inner, min_chars=1000, size=2)
+    long_text = "The harbour master signed the lease on the quay. " * 100
+    first = memo.offsets(long_text)
+    assert list(first) == list(inner.offsets(long_text))
+    assert memo.count(long_text) == inner.count(long_text) == len(first)
+    assert memo.offsets(long_text) is first  # kept: the same array, not a second pass
+    assert memo.offsets("".join(long_text)) is first  # keyed by value, not by object
+    short = "a short prompt"
+    assert memo.count(short) == inner.count(short)
+    assert memo.offsets(short) is not memo.offsets(short)  # short texts are never kept
+    assert split(long_text, 50, memo) == split(long_text, 50, inner)
+
+
+def test_memo_forgets_the_oldest_text_and_never_keeps_one_over_its_token_cap() -> None:
+    memo = tokens.Memo(WhitespaceTokenizer(), min_chars=10, max_tokens=100, size=2)
+    texts = [f"{i} " * 30 for i in range(3)]
+    kept = [memo.offsets(t) for t in texts]
+    assert memo.offsets(texts[2]) is kept[2] and memo.offsets(texts[1]) is kept[1]
+    assert memo.offsets(texts[0]) is not kept[0]  # evicted when the third text came in
+    huge = "w " * 500
+    assert memo.offsets(huge) is not memo.offsets(huge)
