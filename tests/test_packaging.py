@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 # Folders whose files ship, with the package each one becomes.
-SHIPPED_FOLDERS = {"lambda_rlm": "lambda_rlm", "combinators": "lambda_rlm.combinators"}
+SHIPPED_FOLDERS = {"lambda_rlm": "lambda_rlm", "combinators": "lambda_rlm.combinators", "tasks": "lambda_rlm.tasks"}
 LANGUAGE_SUFFIXES = (".lam", ".lark")
 # Repo folders whose names must never become importable top-level modules.
 REPO_ONLY_NAMES = ("combinators", "tasks")
