@@ -68,6 +68,12 @@ class LeafError(LambdaError):
     kind = "leaf error"
 
 
+class HoleError(LambdaError):
+    """A typed hole whose body the model did not write acceptably within its re-asks."""
+
+    kind = "hole error"
+
+
 class BudgetExceeded(LambdaError):
     kind = "budget exceeded"
 

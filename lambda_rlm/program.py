@@ -84,7 +84,8 @@ def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dic
     if program.main is None:
         raise NameError_("the program has no 'main' definition to bound", None,
                          ["define `def main (doc : Text) … = …`"])
-    an = Analyser(model, program.typing.leaf_types, program.library.combinators)
+    ty = program.typing
+    an = Analyser(model, ty.leaf_types, program.library.combinators, ty.hole_types, ty.hole_scopes)
     env: dict[str, a.AValue] = {name: an.primitive(c) for name, c in program.library.combinators.items()}
     for d in program.defs:
         env[d.name] = an.evaluate(d.as_expr(), env)

@@ -38,6 +38,9 @@ class Typing:
     schemes: dict[str, t.Scheme] = field(default_factory=dict)
     leaf_types: dict[int, t.Type] = field(default_factory=dict)
     hole_types: dict[int, t.Type] = field(default_factory=dict)
+    # What each hole may use: the names in scope at it (library combinators excepted, which every
+    # hole sees), with their types; local functions and locals of unresolved type are left out.
+    hole_scopes: dict[int, dict[str, t.Scheme]] = field(default_factory=dict)
 
 
 class Checker:
@@ -48,8 +51,9 @@ class Checker:
         self.counter = 0
         self.pending: list[_Constraint] = []
         self.leaves: list[tuple[s.Llm, t.Type]] = []
-        self.holes: list[tuple[s.Hole, t.Type]] = []
+        self.holes: list[tuple[s.Hole, t.Type, dict[str, t.Scheme]]] = []
         self.closed: set[int] = set()  # ids of schemes with no free variables (they never gain any)
+        self.primitives: set[int] = set()  # ids of combinator schemes (every hole sees them)
 
     # ------------------------------------------------------------ basics
     def fresh(self) -> t.TVar:
@@ -203,8 +207,9 @@ class Checker:
                 self.pending.append(_Constraint("leaf", result, e.span))
                 return result
             case s.Hole(_, te):
-                ht = self.from_syntax(te, scope)
-                self.holes.append((e, ht))
+                _check_hole_type(te)
+                ht = self.from_syntax(te, {})
+                self.holes.append((e, ht, {n: sc for n, sc in env.items() if id(sc) not in self.primitives}))
                 return ht
         raise AssertionError(e)
 
@@ -353,8 +358,9 @@ def check_definition(ck: Checker, d: s.Def, env: Mapping[str, t.Scheme], typing:
             raise TypeError_(f"an llm call cannot return {t.show(resolved)}", node.span,
                              ["leaves return Text, Int, Float, Bool, Option, List, records and tuples of these"])
         typing.leaf_types[id(node)] = resolved
-    for hnode, ht in ck.holes[first_hole:]:
+    for hnode, ht, seen in ck.holes[first_hole:]:
         typing.hole_types[id(hnode)] = ck.zonk(ht)
+        typing.hole_scopes[id(hnode)] = _visible(ck, seen, env)
     typing.schemes[d.name] = scheme
     if not _scheme_free(scheme, ck):
         ck.closed.add(id(scheme))
@@ -366,4 +372,36 @@ def scheme_of_signature(ck: Checker, sig: s.Signature) -> t.Scheme:
     ty = ck.from_syntax(sig.type, {})
     scheme = t.Scheme(tuple(sorted(set(t.free_vars(ty)))), ty)
     ck.closed.add(id(scheme))
+    ck.primitives.add(id(scheme))
     return scheme
+
+
+def _check_hole_type(te: s.TypeExpr) -> None:
+    """A hole stands for a value of a written, concrete data type: its body is checked against it,
+    and its cost is paid where it is evaluated (a function could be called anywhere, any time)."""
+    match te:
+        case s.TFunE():
+            raise TypeError_("a hole cannot have a function type", te.span,
+                             ["put the hole inside a lambda: (\\chunk -> ?summary : Text)"])
+        case s.TVarE(name):
+            raise TypeError_(f"a hole's type must be concrete, not the type variable '{name}'", te.span)
+        case s.TCon(_, args) | s.TTupleE(args):
+            for arg in args:
+                _check_hole_type(arg)
+        case s.TRecordE(fields):
+            for _, ft in fields:
+                _check_hole_type(ft)
+
+
+def _visible(ck: Checker, seen: dict[str, t.Scheme], top: Mapping[str, t.Scheme]) -> dict[str, t.Scheme]:
+    """The names a hole may use: every definition in scope, and the locals whose type is a known data
+    type (a local function's cost could not be bounded where the hole's body calls it)."""
+    out = {}
+    for name, sc in seen.items():
+        if top.get(name) is sc:
+            out[name] = sc
+            continue
+        ty = ck.zonk(sc.type)
+        if not sc.vars and not set(t.free_vars(ty)) and not ck._has_function(ty):
+            out[name] = t.Scheme((), ty)
+    return out
