@@ -2,7 +2,8 @@
 
 `lambda-rlm ask QUESTION [FILE|-]` reads the document, lets lambda_rlm.ask choose the task and
 plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first, and
-`--dry-run` stops there without calling the model. The model and budget options are `run`'s.
+`--dry-run` stops there without calling the model. `--search K` runs K candidate programs and
+chooses among them (lambda_rlm/search.py). The model and budget options are `run`'s.
 """
 
 from __future__ import annotations
@@ -29,8 +30,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, default=None, help="skip the classifier and use this task type")
     p.add_argument("--explain", action="store_true", help="print the task, plan, τ, k and bound before running")
     p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
+    p.add_argument("--search", type=_candidates, default=None, metavar="K",
+                   help="program search: run K candidate programs and choose the answer they agree on")
     cli._run_options(p)
     return p
+
+
+def _candidates(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     with cli.progress(show_progress and not args.dry_run) as listener:
         choice = asyncio.run(achoose(args.question, document, config, args.task, on_event=listener,
                                      use_model=not args.dry_run))
+    if getattr(args, "search", None):
+        return _search(args, choice, document, show_progress)
     if args.dry_run and args.json:
         print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -68,4 +83,33 @@ def run(args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=2))
     else:
         cli.print_result(answer.result, False)
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool) -> int:
+    """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
+    from . import cli
+    from .ask_compiler import explain
+    from .search import arun_search, candidates, explain_candidates, explain_outcomes
+    from .values import show, to_json
+
+    cands = candidates(choice, args.question, document, args.search)
+    if args.dry_run and args.json:
+        print(json.dumps({**choice.as_dict(), "candidates": [c.as_dict() for c in cands]}, ensure_ascii=False,
+                         indent=2))
+        return EXIT_OK
+    if args.explain or args.dry_run:
+        print(explain(choice) + "\n" + explain_candidates(cands), flush=True)
+    if args.dry_run:
+        return EXIT_OK
+    with cli.progress(show_progress) as listener:
+        found = asyncio.run(arun_search(choice, cands, args.question, document, listener))
+    if args.explain:
+        print(explain_outcomes(found), flush=True)
+    if args.json:
+        print(json.dumps({"value": to_json(found.value), "task": found.task, "plan": found.plan,
+                          "winner": found.winner, "why": found.why, "total_calls": found.calls,
+                          "candidates": [o.as_event() for o in found.outcomes]}, ensure_ascii=False, indent=2))
+    else:
+        print(show(found.value))
     return EXIT_OK

@@ -347,17 +347,26 @@ async def arun_choice(choice: Choice, question: str, document: str,
 
 async def aask(question: str, document: str, config: Config | None = None, task: str | None = None,
                on_event: Listener | None = None, *, model: str | None = None,
-               direct: bool | None = None) -> AskResult:
-    """Answer `question` about `document`: choose the task and plan, bound it, run it."""
+               direct: bool | None = None, search: int | None = None) -> AskResult:
+    """Answer `question` about `document`: choose the task and plan, bound it, run it.
+
+    `search=K` runs K candidate programs instead and chooses among them (lambda_rlm/search.py);
+    the result is then a `SearchResult`, which carries every candidate.
+    """
     config = resolve_config(config, model)
+    if search:
+        from .search import asearch
+
+        return await asearch(question, document, config, search, task, on_event, direct)
     choice = await achoose(question, document, config, task, on_event, direct=direct)
     return await arun_choice(choice, question, document, on_event)
 
 
 def ask(question: str, document: str, config: Config | None = None, task: str | None = None,
-        on_event: Listener | None = None, *, model: str | None = None, direct: bool | None = None) -> AskResult:
+        on_event: Listener | None = None, *, model: str | None = None, direct: bool | None = None,
+        search: int | None = None) -> AskResult:
     """The sync form of `aask`."""
-    return asyncio.run(aask(question, document, config, task, on_event, model=model, direct=direct))
+    return asyncio.run(aask(question, document, config, task, on_event, model=model, direct=direct, search=search))
 
 
 def explain(choice: Choice) -> str:
