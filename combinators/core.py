@@ -15,6 +15,7 @@ from typing import Any
 from lambda_rlm import absdomain as a
 from lambda_rlm import chunking
 from lambda_rlm.errors import EvalError, LeafError
+from lambda_rlm.evaluator import may_wait
 from lambda_rlm.registry import combinator
 from lambda_rlm.values import Some, render
 
@@ -22,6 +23,9 @@ Fn = Callable[[Any], Awaitable[Any]]
 
 
 async def _map(f: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """f over xs: concurrently when f may call the model, else one item after another (no task each)."""
+    if not may_wait(f):
+        return tuple([await f(x) for x in xs])
     return tuple(await asyncio.gather(*(f(x) for x in xs)))
 
 
@@ -330,11 +334,22 @@ def zip_(xs: tuple[Any, ...], ys: tuple[Any, ...]) -> tuple[Any, ...]:
 @combinator("unique : List a -> List a", size=lambda xs: xs)
 def unique(xs: tuple[Any, ...]) -> tuple[Any, ...]:
     """The items without repeats, first occurrences kept in order."""
-    seen: list[Any] = []
+    # Hashing keeps this linear (a pairwise plan dedupes tens of thousands of records); values
+    # holding functions are unhashable and fall back to comparison with the few seen so far.
+    hashed: set[Any] = set()
+    other: list[Any] = []
+    kept: list[Any] = []
     for x in xs:
-        if x not in seen:
-            seen.append(x)
-    return tuple(seen)
+        try:
+            if x in hashed:
+                continue
+            hashed.add(x)
+        except TypeError:
+            if x in other:
+                continue
+            other.append(x)
+        kept.append(x)
+    return tuple(kept)
 
 
 @combinator("sort : List a -> List a", size=lambda xs: xs)

@@ -1,4 +1,4 @@
-"""The command line: takes argv, gives exit codes; `check`, `run`, `ask` and `trace`.
+"""The command line: takes argv, gives exit codes; `check`, `run`, `ask`, `bench` and `trace`.
 
 Exit codes: 0 success; 1 the program is invalid (syntax, type, termination, cost, import);
 2 usage error; 3 the run failed (a leaf failed for good, a runtime error); 4 a budget refused
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BudgetExceeded, ConfigError, EvalError, LambdaError, LeafError
+from .errors import BudgetExceeded, ConfigError, EvalError, LambdaError, LeafError, NameError_
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN, EXIT_BUDGET, EXIT_CONFIG, EXIT_INTERRUPT = 0, 1, 2, 3, 4, 5, 130
 
@@ -32,6 +32,23 @@ def _tokens(text: str) -> int:
     return int(value)
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _window(text: str) -> int:
     value = _tokens(text)
     if value < 256:
@@ -42,7 +59,11 @@ def _window(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lambda-rlm", description="Typed recursive LLM programs over long documents.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+    # Each subcommand takes --debug too (after its own arguments, where users type it); SUPPRESS
+    # keeps a subcommand that was not given it from resetting the top-level flag.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
+    sub = _WithParents(p.add_subparsers(dest="command", required=True), [debug])
 
     c = sub.add_parser("check", help="type-check a program and print its cost bound")
     c.add_argument("program", help="a .lam file")
@@ -61,9 +82,23 @@ def parser() -> argparse.ArgumentParser:
 
     add_ask(sub)
 
+    from .bench_cli import add_parser as add_bench
+
+    add_bench(sub)
+
     tr = sub.add_parser("trace", help="show a JSONL trace as a tree")
     tr.add_argument("file")
     return p
+
+
+class _WithParents:
+    """The subparsers action, adding the common options to every subcommand it creates."""
+
+    def __init__(self, sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+        self._sub, self._parents = sub, parents
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, parents=[*self._parents, *kw.pop("parents", [])], **kw)  # type: ignore[no-any-return]
 
 
 def _run_options(r: argparse.ArgumentParser) -> None:
@@ -77,6 +112,10 @@ def _run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--max-usd", type=float, default=None)
     r.add_argument("--deadline", type=float, default=None, help="seconds")
     r.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    r.add_argument("--max-attempts", type=_positive, default=8,
+                   help="tries per request on rate limits, server errors and timeouts (default 8)")
+    r.add_argument("--reasks", type=_count, default=4,
+                   help="re-asks of a reply that does not decode to the leaf's type (default 4)")
     r.add_argument("--no-cache", action="store_true")
     r.add_argument("--cache-dir", default=None)
     r.add_argument("--trace", default=None, metavar="FILE", help="append a JSONL trace to FILE")
@@ -97,10 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .ask_cli import run as ask
 
             return ask(args)
+        if args.command == "bench":
+            from .bench_cli import run as bench
+
+            return bench(args, argv)
         raise AssertionError(args.command)
     except KeyboardInterrupt:
         resume = " Completed model calls are cached: rerun the same command to resume." if args.command in (
-            "run", "ask") else ""
+            "run", "ask", "bench") else ""
         print(f"interrupted.{resume}", file=sys.stderr)
         return EXIT_INTERRUPT
     except LambdaError as exc:
@@ -173,7 +216,7 @@ def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
         "api_base": args.api_base, "concurrency": args.concurrency, "max_calls": args.max_calls,
         "max_tokens": args.max_tokens, "max_usd": args.max_usd, "deadline_s": args.deadline,
         "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
-        "trace_path": args.trace,
+        "trace_path": args.trace, "max_attempts": args.max_attempts, "reasks": args.reasks,
     }
     for name in ("model", "window"):
         if getattr(args, name) is not None:
@@ -189,6 +232,9 @@ def run(args: argparse.Namespace) -> int:
     from .runtime import run as run_program
 
     program = compile(Path(args.program))
+    if program.main is None:
+        raise NameError_(f"{args.program} has no 'main' definition to run",
+                         notes=["`lambda-rlm check` accepts library modules; `run` needs a main"])
     inputs = {}
     for item in args.arg:
         name, eq, value = item.partition("=")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import absdomain as a
+from . import holes
 from . import syntax as s
 from . import types as t
 from .errors import CostError
@@ -33,6 +34,9 @@ class CostModel:
     instruction_tokens: Callable[[t.Type], int] = field(default=lambda ty: 64, compare=False)
     tau: int | None = None
     k: int | None = None
+    hole_calls: int = 4  # calls a hole's body may make of its own (holes.body_calls)
+    hole_reasks: int = 2  # re-asks of a hole's writer after a body is rejected
+    max_hole_depth: int = 3  # holes in programs are at depth 1, holes in their bodies at 2, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +70,17 @@ class Analyser:
     """Abstract evaluation over sizes with a running account of neural cost."""
 
     def __init__(self, model: CostModel, leaf_types: Mapping[int, t.Type],
-                 combinators: Mapping[str, Combinator]) -> None:
+                 combinators: Mapping[str, Combinator], hole_types: Mapping[int, t.Type] | None = None,
+                 hole_scopes: Mapping[int, Mapping[str, t.Scheme]] | None = None, hole_depth: int = 1) -> None:
         self.model = model
         self.leaf_types = leaf_types
         self.combinators = combinators
+        self.hole_types = hole_types or {}
+        self.hole_scopes = hole_scopes or {}
+        self.hole_depth = hole_depth  # the depth at which the holes this analysis meets are expanded
         self.account = a.Cost()
         self.where: Span | None = None
+        self._writer_tokens: dict[int, int] = {}
 
     def fail(self, message: str) -> None:
         """Reject the program at the application being analysed."""
@@ -166,7 +175,7 @@ class Analyser:
             case s.Llm(prompt):
                 return self.leaf(e, self.evaluate(prompt, env))
             case s.Hole():
-                raise CostError("typed holes are not supported by this version of the runtime", e.span)
+                return self.hole(e, env)
         raise AssertionError(e)
 
     def closure(self, params: list[str], body: s.Expr, env: Mapping[str, a.AValue]) -> a.AValue:
@@ -213,6 +222,36 @@ class Analyser:
         leaf = a.Leaf(node.span, tokens, out, t.show(ty))
         self.charge(a.Cost(1, tokens, tokens, 0, (leaf,)))
         return a.of_type(ty, out)
+
+    def hole(self, node: s.Hole, env: Mapping[str, a.AValue]) -> a.AValue:
+        """A hole costs its allowance (holes.py) wherever it is evaluated; its value is no larger than
+        one reply or the largest value it may use (expand.py refuses a body that would make it larger)."""
+        m, depth = self.model, self.hole_depth
+        if depth > m.max_hole_depth:
+            raise CostError(f"this hole would be written at depth {depth}, deeper than the limit of "
+                            f"{m.max_hole_depth}", node.span,
+                            ["write the expression instead of a further hole"] if depth > 1 else
+                            ["holes are turned off (max_hole_depth = 0)"])
+        scope = self.hole_scopes.get(id(node), {})
+        ty = self.hole_types[id(node)]
+        writer = self.writer_tokens(node, ty, scope)
+        w, b = holes.writer_calls(m), holes.body_calls(m, depth)
+        body_prompt = m.window - m.output_tokens  # the most any leaf of a checked body can be sent
+        leaf = a.Leaf(node.span, writer, m.output_tokens, f"writer of ?{node.name}")
+        self.charge(a.Cost(w + b, w * writer + b * body_prompt, max(writer, body_prompt if b else 0), 0, (leaf,)))
+        return a.of_type(ty, holes.reach(m, depth, (env[n] for n in scope if n in env)))
+
+    def writer_tokens(self, node: s.Hole, ty: t.Type, scope: Mapping[str, t.Scheme]) -> int:
+        """The largest prompt the writer of this hole is sent: the ask, one rejected body (at most one
+        reply) and its diagnostic (capped), with the Text leaf's instruction and the chat framing."""
+        if id(node) not in self._writer_tokens:
+            m = self.model
+            signatures = [c.signature for c in self.combinators.values()]
+            base = m.count(holes.writer_prompt(node, ty, scope, signatures, self.hole_depth, m))
+            reask = m.count(holes.reask_overhead()) + m.output_tokens + holes.DIAGNOSTIC_BYTES + 3
+            reask = reask if m.hole_reasks else 0
+            self._writer_tokens[id(node)] = base + reask + m.instruction_tokens(t.TEXT) + MESSAGE_OVERHEAD
+        return self._writer_tokens[id(node)]
 
     # -------------------------------------------------------------- primitives
     def primitive(self, c: Combinator) -> a.AValue:

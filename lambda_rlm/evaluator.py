@@ -1,6 +1,7 @@
 """Evaluation: takes a checked Program, its inputs and a leaf oracle, gives the value of main (async, call-by-value).
 
-Only `llm` leaves await the oracle; everything else is deterministic Python. Combinators such as
+Only `llm` leaves, holes and combinators that call the model themselves (`graph`, through
+`Context.ask`) await the oracle; everything else is deterministic Python. Combinators such as
 `map` fan leaves out concurrently; the concurrency limit lives in the oracle, around the request
 alone, so no permit is ever held while waiting for other leaves (nested fan-outs cannot deadlock).
 """
@@ -8,13 +9,15 @@ alone, so no permit is ever held while waiting for other leaves (nested fan-outs
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from . import syntax as s
 from . import types as t
+from .cost import CostModel
 from .errors import EvalError, LambdaError
-from .program import Program
+from .expand import Expander
+from .program import Program, free_vars
 from .registry import Combinator
 from .source import Span
 from .values import Record, Some, render
@@ -24,8 +27,10 @@ class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
 
 
-#: The leaf oracle: (prompt, declared type, leaf node) -> decoded value.
-Oracle = Callable[[str, t.Type, s.Llm], Awaitable[Any]]
+#: The leaf oracle: (prompt, declared type, leaf or hole node; None for a combinator's call) -> decoded value.
+Oracle = Callable[[str, t.Type, s.Llm | s.Hole | None], Awaitable[Any]]
+#: A model call made by a combinator itself (graph): (prompt, declared type) -> decoded value.
+Ask = Callable[[str, t.Type], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class Context:
     tokenizer: Any
     tau: int | None = None
     k: int | None = None
+    ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
+    expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
 
 
 class Closure:
@@ -73,18 +80,81 @@ async def invoke(comb: Combinator, args: tuple[Any, ...], ctx: Context) -> Any:
     return await result if comb.is_async else result
 
 
+_GLOBAL = object()  # "not a local name": look in the globals
+
+
+def may_wait(f: Any) -> bool:
+    """Whether applying the function value `f` may wait for the model (True when unsure).
+
+    A combinator such as `map` applies a function that cannot wait one item after another,
+    which is much cheaper than a task per item and gives the same values; one that may wait
+    is applied to all items concurrently. Wrongly saying "cannot wait" would only serialise
+    model calls, never change a value, so unknown values count as "may wait".
+    """
+    if isinstance(f, Closure):
+        return f.ev.closure_may_wait(f)
+    if isinstance(f, Primitive):
+        if f.comb.is_async and f.comb.wants_ctx:  # may call the model through its context (graph)
+            return True
+        return any(may_wait(x) for x in f.args if isinstance(x, Closure | Primitive))
+    return True
+
+
 class Evaluator:
     """Evaluates expressions of one program; leaf calls go to `oracle`."""
 
-    def __init__(self, program: Program, oracle: Oracle, ctx: Context) -> None:
-        self.program, self.oracle, self.ctx = program, oracle, ctx
+    def __init__(self, program: Program, oracle: Oracle, ctx: Context, holes: Expander | None = None) -> None:
+        self.program, self.oracle = program, oracle
+        self.holes = holes or Expander(program, CostModel(count=ctx.tokenizer.count, tau=ctx.tau, k=ctx.k),
+                                       self._write)
+        self.ctx = replace(ctx, ask=self._ask, expander=self.holes)
+        self.global_env: dict[str, Any] = {}
+        self._shapes: dict[tuple[int, tuple[str, ...]], tuple[bool, tuple[str, ...]]] = {}
+        self._global_waits: dict[str, bool] = {}
+
+    async def _write(self, prompt: str, hole: s.Hole) -> str:
+        """A hole's writer is a Text leaf: the same oracle, cache, budget and trace as any other."""
+        return str(await self.oracle(prompt, t.TEXT, hole))
+
+    async def _ask(self, prompt: str, ty: t.Type) -> Any:
+        """A combinator's own model call: the same oracle, cache, budget, bound guard and trace as a leaf."""
+        return await self.oracle(prompt, ty, None)
+
+    def closure_may_wait(self, f: Closure) -> bool:
+        """A closure may wait if its body has a leaf or a hole, or uses a function that may wait."""
+        key = (id(f.body), f.params)
+        shape = self._shapes.get(key)
+        if shape is None:
+            free = tuple(sorted({v.name for v in free_vars(f.body, frozenset(f.params))}))
+            shape = self._shapes[key] = (_has_leaf(f.body), free)
+        has_leaf, free = shape
+        if has_leaf:
+            return True
+        for name in free:
+            value = f.env.get(name, _GLOBAL)
+            if value is _GLOBAL:
+                if self._global_may_wait(name):
+                    return True
+            elif isinstance(value, Closure | Primitive) and may_wait(value):
+                return True
+        return False
+
+    def _global_may_wait(self, name: str) -> bool:
+        known = self._global_waits.get(name)
+        if known is None:
+            value = self.global_env.get(name)
+            # Definitions form a DAG (the termination check), so this recursion ends.
+            known = self._global_waits[name] = isinstance(value, Closure | Primitive) and may_wait(value)
+        return known
 
     async def globals(self) -> dict[str, Any]:
-        env: dict[str, Any] = {}
+        # Environments hold local names only; a name not found there is a global (see `_var`), so
+        # a call or a `let` copies a few locals rather than the whole library.
+        env: dict[str, Any] = self.global_env
         for name, comb in self.program.library.combinators.items():
             env[name] = await invoke(comb, (), self.ctx) if comb.arity == 0 else Primitive(comb, (), self.ctx)
         for d in self.program.defs:
-            env[d.name] = await self.evaluate(d.as_expr(), env)
+            env[d.name] = await self.evaluate(d.as_expr(), {})
         return env
 
     async def run_main(self, inputs: list[Any]) -> Any:
@@ -95,9 +165,15 @@ class Evaluator:
         return value
 
     async def evaluate(self, e: s.Expr, env: Mapping[str, Any]) -> Any:
+        # The commonest nodes first: `match` tries its cases in order.
         match e:
             case s.Var(name):
-                return env[name]
+                value = env.get(name, _GLOBAL)
+                return self.global_env[name] if value is _GLOBAL else value
+            case s.App(fn, arg):
+                f = await self.evaluate(fn, env)
+                x = await self.evaluate(arg, env)
+                return await self.apply(f, x, e.span)
             case s.IntLit(v) | s.FloatLit(v) | s.BoolLit(v):
                 return v
             case s.TextLit(parts):
@@ -113,10 +189,6 @@ class Evaluator:
                 return (await self.evaluate(record, env))[name]
             case s.Lam(params, body):
                 return Closure(tuple(p.name for p in params), body, env, self)
-            case s.App(fn, arg):
-                f = await self.evaluate(fn, env)
-                x = await self.evaluate(arg, env)
-                return await self.apply(f, x, e.span)
             case s.Let(name, value, body):
                 return await self.evaluate(body, {**env, name: await self.evaluate(value, env)})
             case s.If(cond, then, else_):
@@ -130,9 +202,9 @@ class Evaluator:
                 return await self.evaluate(inner, env)
             case s.Llm(prompt):
                 text = await self.evaluate(prompt, env)
-                return await self.oracle(text, self.program.typing.leaf_types[id(e)], e)
+                return await self.oracle(text, self.holes.leaf_types[id(e)], e)
             case s.Hole():
-                raise EvalError("typed holes are not supported by this version of the runtime", e.span)
+                return await self.holes.fill(e, env, self.global_env, self.evaluate)
         raise AssertionError(e)
 
     async def apply(self, f: Any, x: Any, span: Span) -> Any:
@@ -188,3 +260,32 @@ def _equal(x: Any, y: Any, span: Span) -> bool:
     if isinstance(x, Some) and isinstance(y, Some):
         return _equal(x.value, y.value, span)
     return bool(x == y)
+
+
+def _has_leaf(e: s.Expr) -> bool:
+    """Whether `e` contains an `llm` leaf or a hole (inside lambdas too)."""
+    match e:
+        case s.Llm() | s.Hole():
+            return True
+        case s.TextLit(parts):
+            return any(_has_leaf(p) for p in parts if not isinstance(p, str))
+        case s.ListLit(items) | s.TupleLit(items):
+            return any(_has_leaf(x) for x in items)
+        case s.RecordLit(fields):
+            return any(_has_leaf(v) for _, v in fields)
+        case s.Field(record):
+            return _has_leaf(record)
+        case s.Lam(_, body):
+            return _has_leaf(body)
+        case s.App(fn, arg):
+            return _has_leaf(fn) or _has_leaf(arg)
+        case s.Let(_, value, body):
+            return _has_leaf(value) or _has_leaf(body)
+        case s.If(c, th, el):
+            return _has_leaf(c) or _has_leaf(th) or _has_leaf(el)
+        case s.BinOp(_, left, right):
+            return _has_leaf(left) or _has_leaf(right)
+        case s.UnOp(_, x) | s.Annot(x):
+            return _has_leaf(x)
+        case _:  # names and literals
+            return False

@@ -60,8 +60,8 @@ class LLMConfig:
     temperature: float = 0.0
     max_output_tokens: int = 512
     timeout_s: float = 60.0
-    max_attempts: int = 5
-    reasks: int = 2
+    max_attempts: int = 8
+    reasks: int = 4
     concurrency: int = 8
     cache_dir: str | None = None
     use_cache: bool = True

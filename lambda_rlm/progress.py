@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.tree import Tree
@@ -51,16 +52,28 @@ def render_trace(events: list[dict[str, Any]], console: Console | None = None) -
     root = Tree("[bold]trace")
     run: Tree = root
     leaves: dict[str, Tree] = {}
+    holes: dict[int, Tree] = {}
+    nest: list[Tree] = [root]  # program search: runs go under their candidate (see _search)
     for e in events:
         kind = e.get("event")
+        if str(kind).startswith("hole_"):
+            _hole(e, holes, run)
+            continue
+        if str(kind).startswith("graph_"):
+            _graph(e, holes, run)
+            continue
+        if str(kind).startswith(("search_", "candidate_")):
+            _search(e, nest)
+            continue
         if kind == "run_start":
             b = e.get("bound", {})
-            run = root.add(f"run {e.get('program', '')}  model={e.get('model', '')}  "
+            run = nest[-1].add(f"run {e.get('program', '')}  model={e.get('model', '')}  "
                            f"bound: calls ≤ {b.get('calls')}, prompt ≤ {b.get('max_prompt_tokens')} tok/call")
         elif kind == "leaf_start":
-            leaves[e["key"]] = run.add(f"leaf {e['key'][:12]}  {e.get('prompt_chars', '?')} chars")
+            label = f"leaf {e['key'][:12]}  {e.get('prompt_chars', '?')} chars"
+            leaves[e["key"]] = holes.get(e.get("hole", 0), run).add(label)
         elif kind == "leaf_end":
-            node = leaves.get(e["key"]) or run.add(f"leaf {e['key'][:12]}")
+            node = leaves.get(e["key"]) or holes.get(e.get("hole", 0), run).add(f"leaf {e['key'][:12]}")
             status = "cache hit" if e.get("cached") else (
                 f"{e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
                 f"{e.get('latency_s', 0):.2f} s, ${e.get('cost_usd', 0):.4f}")
@@ -73,3 +86,72 @@ def render_trace(events: list[dict[str, Any]], console: Console | None = None) -
             detail = {k: v for k, v in e.items() if k not in ("event", "t", "bound")}
             run.add(f"[bold]{kind}[/] {detail}")
     console.print(root)
+
+
+def _hole(e: dict[str, Any], holes: dict[int, Tree], run: Tree) -> None:
+    """A hole's expansion as a node under the hole (or run) it happened in, with what it cost."""
+    kind, node = e["event"], holes.get(e.get("hole", 0))
+    if kind == "hole_start":
+        parent = holes.get(e.get("parent") or 0, run)
+        holes[e["hole"]] = parent.add(f"hole ?{e.get('name')} : {escape(str(e.get('type')))}  depth {e.get('depth')}")
+    elif node is None:
+        return
+    elif kind == "hole_retry":
+        first = str(e.get("diagnostic", "")).splitlines()[:1]
+        node.add(f"[yellow]rejected[/] (attempt {e.get('attempt')}) {escape(first[0] if first else '')}")
+    elif kind == "hole_body":
+        reused = " (reused)" if e.get("reused") else ""
+        node.add(f"body{reused}: {escape(str(e.get('source')))}  ≤ {e.get('bound_calls')} calls")
+    elif kind == "hole_end":
+        cost = (f"{e.get('calls', 0)} calls, {e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
+                f"${e.get('cost_usd', 0):.4f}")
+        mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {escape(str(e.get('error', '')))}"
+        node.label = f"{node.label}  {mark} {cost}"
+
+
+def _search(e: dict[str, Any], nest: list[Tree]) -> None:
+    """Program search as a node with a child per candidate (its runs inside), its cost and the choice."""
+    kind = e["event"]
+    if kind == "search_start":
+        nest[1:] = [nest[0].add(f"[bold]search[/] {len(e.get('candidates', []))} candidates, "
+                                f"bound: calls ≤ {e.get('bound_calls')}")]
+    elif kind == "candidate_start":
+        b = e.get("bound", {})
+        nest[2:] = [nest[min(1, len(nest) - 1)].add(
+            f"candidate #{e.get('candidate')} {escape(str(e.get('description')))}  bound: calls ≤ {b.get('calls')}")]
+    elif kind == "candidate_end" and len(nest) > 2:
+        said = (f"[green]✓[/] {escape(repr(e.get('answer'))[:60])}  confidence {e.get('confidence')}, "
+                f"reasoning {e.get('reasoning_tokens')} tok" if e.get("ok")
+                else f"[red]✗[/] {escape(str(e.get('error')))}")
+        nest[2].label = (f"{nest[2].label}  {said}; {e.get('calls', 0)} calls ({e.get('leaves', 0)} leaves), "
+                         f"${e.get('cost_usd', 0):.4f}, {e.get('wall_s', 0):.2f} s")
+        del nest[2:]
+    elif kind == "search_choice":
+        nest[-1].add(f"[bold]chosen[/] #{e.get('winner')}: {escape(str(e.get('why')))}")
+    elif kind == "search_error":
+        nest[-1].add(f"[red]search_error[/] {escape(str(e.get('message')))}")
+
+
+def _graph(e: dict[str, Any], frames: dict[int, Tree], run: Tree) -> None:
+    """A graph of sub-problems (lambda_rlm/graph.py) as a tree: each graph under the node (or hole) it
+    expands, its nodes in order with their parents (the DAG's edges, `← 1, 2`), kind and cost; leaves
+    are tagged with their node's frame, so they land under it."""
+    kind = e["event"]
+    if kind == "graph_start":
+        parent = frames.get(e.get("parent") or 0, run)
+        frames[e["graph"]] = parent.add(f"graph depth {e.get('depth')}: {escape(str(e.get('question')))}  "
+                                        f"(≤ {e.get('bound_calls')} calls)")
+    elif kind == "graph_node_start":
+        edges = f" ← {', '.join(map(str, e['parents']))}" if e.get("parents") else ""
+        label = f"[{e.get('index')}] layer {e.get('layer')}{edges}  {escape(str(e.get('task')))}"
+        frames[e["node"]] = frames.get(e["graph"], run).add(label)
+    elif kind == "graph_note":
+        frames.get(e["graph"], run).add(f"[yellow]note[/] layer {e.get('layer')}: {escape(str(e.get('note')))}")
+    elif kind in ("graph_node", "graph_end"):
+        node = frames.get(e["node"] if kind == "graph_node" else e["graph"])
+        if node is not None:
+            cost = (f"{e.get('calls', 0)} calls, {e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
+                    f"${e.get('cost_usd', 0):.4f}")
+            mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {escape(str(e.get('error', '')))}"
+            what = f"{e['kind']} " if e.get("kind") not in (None, "final") else ""  # final says so already
+            node.label = f"{node.label}  {what}{mark} {cost}"

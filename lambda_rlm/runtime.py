@@ -22,6 +22,7 @@ from .budget import Budget
 from .cost import Bound, CostModel
 from .errors import BudgetExceeded, ConfigError, LambdaError, NameError_
 from .evaluator import Context, Evaluator
+from .expand import Expander, charge, tagged
 from .local import DEFAULT_MODEL as DEFAULT_MODEL
 from .local import context_window, is_local
 from .program import Program, compile
@@ -41,8 +42,8 @@ class Config:
     concurrency: int = 8
     temperature: float = 0.0
     timeout_s: float = 120.0
-    max_attempts: int = 5
-    reasks: int = 2
+    max_attempts: int = 8
+    reasks: int = 4
     use_cache: bool = True
     cache_dir: str | None = None
     max_calls: int | None = None
@@ -53,9 +54,15 @@ class Config:
     progress: bool = False
     retry_wait_s: float = 0.5
     max_wait_s: float = 30.0
+    hole_calls: int = 4  # calls a hole's body may make of its own (README, "Typed holes")
+    hole_reasks: int = 2  # re-asks of a hole's writer after a rejected body
+    max_hole_depth: int = 3  # holes in holes' bodies, and so on; 0 turns holes off
     tokenizer: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("hole_calls", "hole_reasks", "max_hole_depth"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"Config.{name} must be 0 or more, not {getattr(self, name)}")
         if self.output_tokens < 1 or self.window <= self.output_tokens:
             raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
                               f"({self.output_tokens} tokens)")
@@ -117,22 +124,25 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
     trace = Trace(config.trace_path, on_event)
     budget = Budget(config.max_calls, config.max_tokens, config.max_usd,
                     None if config.deadline_s is None else time.monotonic() + config.deadline_s)
-    oracle = Oracle(config.llm_config(), budget, trace.emit, tokenizer.count)
+    oracle = Oracle(config.llm_config(), budget, tagged(trace.emit), tokenizer.count)
     made = 0
 
-    async def leaf(prompt: str, ty: t.Type, node: s.Llm) -> Any:
+    async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
         nonlocal made
         result = await oracle.leaf(prompt, ty)
         if not result.cached:
             made += 1
+            charge(1, result.prompt_tokens, result.completion_tokens, result.cost_usd)
             if made > bound.calls:  # the static bound is a theorem; this is the dynamic guard
                 raise LambdaError(f"internal error: {made} calls exceed the static bound of {bound.calls}",
-                                  node.span, ["please report this program as a bug"])
+                                  None if node is None else node.span, ["please report this program as a bug"])
         return result.value
 
     trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
     start = time.monotonic()
-    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k))
+    model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k)
+    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k),
+                          Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), trace.emit))
     try:
         coro = evaluator.run_main(args)
         value = await (asyncio.wait_for(coro, config.deadline_s) if config.deadline_s else coro)
@@ -180,7 +190,13 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
             tokens += config.output_tokens + int(tokenizer.count(decode.reask("", ty))) + decode.REASK_ERROR_BYTES
         return tokens
 
-    return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens)
+    return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens,
+                     hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
+                     max_hole_depth=config.max_hole_depth)
+
+
+async def _text(reply: Any) -> str:
+    return str(await reply)
 
 
 def _refuse_over_budget(bound: Bound, config: Config) -> None:

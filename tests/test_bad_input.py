@@ -184,9 +184,9 @@ def test_a_one_gigabyte_text_file_is_refused_by_the_budget(tmp_path: Path) -> No
 # ----------------------------------------------------------------------------- programs
 
 NOT_PROGRAMS: list[tuple[str, bytes, int, str]] = [
-    ("empty.lam", b"", 5, "no 'main' definition"),
-    ("comment.lam", b"-- nothing but a comment\n", 5, "no 'main' definition"),
-    ("library.lam", b"def helper (x : Int) : Int = x + 1\n", 5, "no 'main' definition"),
+    ("empty.lam", b"", 1, "no 'main' definition"),
+    ("comment.lam", b"-- nothing but a comment\n", 1, "no 'main' definition"),
+    ("library.lam", b"def helper (x : Int) : Int = x + 1\n", 1, "no 'main' definition"),
     ("image.lam", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1, "cannot read program file"),
     ("latin1.lam", b'def main (doc : Text) : Text = "caf\xe9"', 1, "cannot read program file"),
     ("data.lam", b'{"model": "gpt-4o", "messages": []}', 1, "syntax error"),
@@ -226,6 +226,8 @@ OPTIONS: list[tuple[list[str], int, str]] = [
     (["--arg", "nope"], 5, "--arg takes NAME=VALUE"),
     (["--arg", "colour=red"], 5, "no input named colour"),
     (["--window", "10"], 2, "too small to hold a prompt"),
+    (["--max-attempts", "0"], 2, "must be at least 1"),
+    (["--reasks", "-1"], 2, "must not be negative"),
 ]
 
 
@@ -348,9 +350,11 @@ def test_a_missing_key_for_other_providers(model: str, variable: str, tmp_path: 
 # -------------------------------------------------------------------------------- debug
 
 
-def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before the command", "after it"])
+def test_debug_shows_the_traceback_that_is_otherwise_hidden(where: str) -> None:
     plain = cli(*run_args(), stdin=b"\x00\x01binary")
-    debug = cli("--debug", *run_args(), stdin=b"\x00\x01binary")
+    args = ["--debug", *run_args()] if where == "before the command" else [*run_args(), "--debug"]
+    debug = cli(*args, stdin=b"\x00\x01binary")
     one_clear_error(plain, 5, "looks binary")
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr

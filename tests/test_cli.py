@@ -150,3 +150,18 @@ def test_bad_input_gets_one_clear_error_and_an_exit_code(args: list[str], stdin:
         done, err = done2, done2.stderr
     assert done.returncode == code, err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("sentences", "plan"), [(12, "direct"), (400, "search")])
+def test_ask_reads_stdin_and_answers_through_a_local_server(server: OpenAIServer, tmp_path: Path,
+                                                              sentences: int, plan: str) -> None:
+    """`cat doc.txt | lambda-rlm ask "…" --model openai/NAME --api-base URL`, short and long documents."""
+    doc = document(sentences, sentences // 2)
+    done = cli("ask", "What is the special magic number for apple?", "--model", "openai/test-model",
+               "--api-base", server.base_url, "--window", "1024", "--output-tokens", "32",
+               "--cache-dir", str(tmp_path / "c"), "--explain", stdin=doc)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "48213"
+    assert f"plan: {plan}" in done.stdout + done.stderr
+    assert (server.state.served == 1) == (plan == "direct")  # a long document takes one call per chunk
+    assert "Traceback" not in done.stderr

@@ -55,6 +55,9 @@ CASES = [
     ("pairs [1, 2, 3]", ((1, 2), (1, 3), (2, 3))),
     ("zip [1, 2, 3] [true, false]", ((1, True), (2, False))),
     ("unique [3, 1, 3, 2, 1]", (3, 1, 2)),
+    ('len (unique [{a = 1, b = "x"}, {b = "x", a = 1}, {a = 2, b = "x"}])', 2),
+    ("len (unique [some 1, none, some 1, none])", 2),
+    ("len (unique [\\x -> x + 1, \\x -> x + 1])", 2),  # functions are equal only to themselves
     ("sort [3, 1, 2]", (1, 2, 3)),
     ("take 2 [1, 2, 3]", (1, 2)),
     ("flatten [[1], [], [2, 3]]", (1, 2, 3)),
@@ -130,3 +133,36 @@ def test_the_custom_combinator_example_runs() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["main : Text -> Text", "bound: 0 model calls", "value: LDDM"]
+
+
+# ------------------------------------------------------------------ which applications may wait
+
+WAITING = """
+def leafy (x : Text) : Text = llm "{x}"
+def calls_leafy (x : Text) : Text = leafy x ++ "!"
+def plain (x : Text) : Text = lower x ++ "!"
+def apply_to (f : Text -> Text) (x : Text) : Text = f x
+def main (doc : Text) : List Text = map plain (split doc 10)
+"""
+
+
+def test_may_wait_tells_symbolic_functions_from_those_that_reach_a_leaf() -> None:
+    import asyncio
+
+    from lambda_rlm.evaluator import Context, Evaluator, may_wait
+    from lambda_rlm.tokens import WhitespaceTokenizer
+
+    async def never(prompt: str, ty: object, node: object) -> str:
+        raise AssertionError("no leaf is evaluated here")
+
+    async def check() -> None:
+        ev = Evaluator(compile(WAITING), never, Context(WhitespaceTokenizer()))
+        env = await ev.globals()
+        assert may_wait(env["leafy"]) and may_wait(env["calls_leafy"])
+        assert not may_wait(env["plain"]) and not may_wait(env["lower"]) and not may_wait(env["apply_to"])
+        assert may_wait(await env["apply_to"](env["leafy"]))  # the function it was given may wait
+        assert not may_wait(await env["apply_to"](env["plain"]))
+        assert may_wait(await env["map"](env["leafy"])) and not may_wait(await env["map"](env["plain"]))
+        assert may_wait(env["graph"]) and may_wait(object())  # the model through ctx; unknown values
+
+    asyncio.run(check())

@@ -126,3 +126,33 @@ def test_divide_with_sizes_decided_at_run_time_is_bounded_by_their_worst_case() 
                    "  divide 100 k (\\c -> llm \"{c}\") (\\a b -> a ++ b) doc")
     b = prog.bound(MODEL, 400)
     assert b.calls >= 1 + 400  # the first call, then as many one-token pieces as there are tokens
+
+
+def test_holes_cost_their_allowance_wherever_they_are_evaluated() -> None:
+    """examples/holes.lam: one hole per chunk of 2,000 tokens and one more. Each costs W + B(1) calls:
+    W = 1 + 2 writer calls, B(1) = 4 + (3 + (4 + (3 + 4))) = 18 (hole_calls 4, max depth 3)."""
+    prog = compile(EXAMPLES / "holes.lam")
+    b = prog.bound(MODEL, N, {"question": Q})
+    per_hole = 3 + 18
+    assert b.calls == (chunks(N, 2000) + 1) * per_hole
+    assert b.max_prompt_tokens == W - OUT  # a body's leaf may be sent anything that fits the window
+    assert [leaf.type for leaf in b.leaves] == ["writer of ?note_on_chunk_for_question", "writer of ?answer_from_notes"]
+
+
+def test_a_graph_costs_its_worst_case_wherever_it_is_evaluated() -> None:
+    """examples/graph.lam: one notes leaf per chunk of 2,000 tokens, then a graph of depth 2 with 2 layers of
+    at most 2 nodes: G(2) = 2·(1 + 2·1) + 1 = 7 and G(1) = 2·(1 + 2·(1 + 7)) + 1 = 35 calls (lambda_rlm/graph.py).
+    The largest prompt is the final call of a graph nested under a layer-2 node: the notes (2 · (512 + 2)),
+    what it was given (its node's ancestors: one layer's tasks, 512, and two answers), its question (a task,
+    512), every node of its own (2 layers' tasks and 4 answers), one token per part, and the framing."""
+    from lambda_rlm import graph as agot
+
+    calls, _, _ = bound("graph")
+    assert calls == chunks(N, 2000) + 35 == chunks(N, 2000) + agot.calls(agot.Limits(2, 2, 2))
+    prog = compile(EXAMPLES / "graph.lam")
+    b = prog.bound(MODEL, N, {"question": Q})
+    nodes = [agot.Node(i, 1 if i <= 2 else 2, "", () if i <= 2 else (1, 2)) for i in range(1, 5)]
+    skeleton = len(agot.final_prompt("", (("", ""),) * 2, "", nodes))
+    given = 2 * (OUT + 2) + (OUT + 2 * OUT) + OUT + 2 + 2 * 2  # context, known, question, their parts
+    own = 2 * OUT + 4 * OUT + 2 * 4
+    assert b.max_prompt_tokens == skeleton + given + own + MESSAGE_OVERHEAD

@@ -27,7 +27,10 @@ from lambda_rlm.runtime import Config, Result, run
 from lambda_rlm.trace import read, summary
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = sorted(ROOT.glob("examples/*.lam")) + sorted(ROOT.glob("combinators/plans/*.lam"))
+# holes.lam needs a model that writes programs and graph.lam one that proposes sub-problems, not this
+# reader (tests/test_holes.py and tests/test_graph.py run them).
+PROGRAMS = sorted(p for p in ROOT.glob("examples/*.lam") if p.stem not in ("holes", "graph")) + sorted(
+    ROOT.glob("combinators/plans/*.lam"))
 NEEDLE = re.compile(r"The special magic number for (\w+) is (\d+)\.")
 RECORD = re.compile(r"user=(\w+) category=(\w+)")
 
@@ -159,9 +162,10 @@ def test_thirty_percent_faults_change_nothing_and_every_retry_is_traced(path: Pa
 def faulty_run_matches(path: Path, seed: int, tmp_path: Path, clean: Result, clean_requests: int) -> list[str]:
     """Run `path` at 30% faults under `seed`, check it against the fault-free run, give the faults."""
     provider = TypedFaultProvider(reader, rate=0.3, seed=seed)
-    # The retry allowance is what a 30% fault rate needs: a leaf fails for good only after 8
-    # transient faults in a row (p ≈ 0.25^8) or 5 undecodable replies in a row (p ≈ 0.1^5).
-    cfg = config(tmp_path, f"faulty-{seed}", max_attempts=8, reasks=4, **window(path))
+    # The default retry allowance: a leaf fails for good only after 8 transient faults in a row
+    # (p ≈ 0.21^8) or 5 undecodable replies in a row (p ≈ 0.11^5); benchmarks/bench_faults.py
+    # measures whole runs at these defaults.
+    cfg = config(tmp_path, f"faulty-{seed}", **window(path))
     with registered(lrfault=provider):
         faulty = run(path, document(), cfg, **inputs_for(path))
     assert faulty.value == clean.value
@@ -195,7 +199,7 @@ def test_thirty_percent_of_every_kind_of_fault_on_many_leaves(tmp_path: Path) ->
     with registered(lrfault=ScriptedProvider(script=lambda messages: "7")):
         clean = run(INT_MAP, doc, config(tmp_path, "clean"))
     provider = TypedFaultProvider(lambda messages: "7", rate=0.3, seed=5)
-    cfg = config(tmp_path, "faulty", max_attempts=8, reasks=4)
+    cfg = config(tmp_path, "faulty")
     with registered(lrfault=provider):
         faulty = run(INT_MAP, doc, cfg)
     assert faulty.value == clean.value == (7,) * clean.calls and clean.calls >= 50
@@ -204,13 +208,13 @@ def test_thirty_percent_of_every_kind_of_fault_on_many_leaves(tmp_path: Path) ->
 
 
 CAUSES = {
-    "rate_limit": r"still failed after 5 attempts \(RateLimitError\): slow down",
-    "server_error": r"still failed after 5 attempts \(InternalServerError\): upstream exploded",
-    "timeout": r"still failed after 5 attempts \(Timeout\): read timed out",
-    "disconnect": r"still failed after 5 attempts \(APIConnectionError\): connection reset by peer",
-    "hang": r"still failed after 5 attempts .*no reply within 0\.\d s",
-    "empty": r"still did not decode after 2 re-asks: the reply was empty",
-    "garbage": r"still did not decode after 2 re-asks: expected a single integer, found no number",
+    "rate_limit": r"still failed after 8 attempts \(RateLimitError\): slow down",
+    "server_error": r"still failed after 8 attempts \(InternalServerError\): upstream exploded",
+    "timeout": r"still failed after 8 attempts \(Timeout\): read timed out",
+    "disconnect": r"still failed after 8 attempts \(APIConnectionError\): connection reset by peer",
+    "hang": r"still failed after 8 attempts .*no reply within 0\.\d s",
+    "empty": r"still did not decode after 4 re-asks: the reply was empty",
+    "garbage": r"still did not decode after 4 re-asks: expected a single integer, found no number",
 }
 
 
