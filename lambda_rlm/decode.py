@@ -213,7 +213,13 @@ def _scalar(text: str, name: str) -> Any:
 
 
 def _json_value(text: str, type_: t.Type) -> Any:
-    obj = _first_json(text)
+    try:
+        obj = _first_json(text)
+    except DecodeError:
+        # Small models often write a list of words without quotes: [food, travel, food].
+        obj = _bare_words(text) if _holds_text_list(type_) else None
+        if obj is None:
+            raise
     adapter = _adapter(type_)
     try:
         validated = adapter.validate_python(obj)
@@ -243,6 +249,27 @@ def _first_json(text: str) -> Any:
     if unfenced.strip() == "null":
         return None
     raise DecodeError(f"expected a JSON value, found none in {_excerpt(text)}")
+
+
+_BARE_LIST = re.compile(r"\[([^\[\]{}\"]*)\]")
+
+
+def _holds_text_list(type_: t.Type) -> bool:
+    match type_:
+        case t.TCon("List", (t.TCon("Text"),)):
+            return True
+        case t.TCon("Option", (inner,)):
+            return _holds_text_list(inner)
+    return False
+
+
+def _bare_words(text: str) -> list[str] | None:
+    """The items of the first `[a, b, c]` in a reply whose items have no quotes, brackets or braces."""
+    found = _BARE_LIST.search(text)
+    if found is None:
+        return None
+    items = [item.strip().strip("'`").strip() for item in found.group(1).split(",")]
+    return [item for item in items if item] if any(items) else []
 
 
 def _validation_message(err: pydantic.ValidationError, type_: t.Type) -> str:

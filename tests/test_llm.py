@@ -125,6 +125,8 @@ DECODES = [
     ("NONE", t.Option(t.List(t.INT)), None),
     ("null", t.Option(t.List(t.INT)), None),
     ("[7]", t.Option(t.List(t.INT)), Some((7,))),
+    ("[food, travel, 'food']", t.List(t.TEXT), ("food", "travel", "food")),  # a small model's list
+    ("Labels: [sports, weather]", t.Option(t.List(t.TEXT)), Some(("sports", "weather"))),
 ]
 
 
@@ -142,6 +144,7 @@ UNDECODABLE = [
     ("1e999", t.FLOAT, "finite"),
     ("maybe", t.BOOL, "yes or no"),
     ("the list is one, two", t.List(t.INT), "JSON"),
+    ("[one, two]", t.List(t.INT), "JSON"),  # bare words are read only as a list of Text
     ('["a"]', t.List(t.INT), "0: Input should be a valid integer"),
     ("[1, 2, 3]", t.TTuple((t.INT, t.INT)), "Tuple should have at most 2 items"),
     ('{"name": "Ann"}', PERSON, "age: Field required"),
