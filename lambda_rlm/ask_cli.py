@@ -30,20 +30,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, default=None, help="skip the classifier and use this task type")
     p.add_argument("--explain", action="store_true", help="print the task, plan, τ, k and bound before running")
     p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
-    p.add_argument("--search", type=_candidates, default=None, metavar="K",
+    p.add_argument("--search", type=cli.positive, default=None, metavar="K",
                    help="program search: run K candidate programs and choose the answer they agree on")
     cli._run_options(p)
     return p
-
-
-def _candidates(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,19 +32,9 @@ def _lengths(text: str) -> list[int]:
     return values
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .cli import _tokens, _window
+    from .cli import _tokens, _window, positive
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",
@@ -52,14 +42,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     "plan:FILE.lam, plug-ins) and tabulate score, calls, tokens, cost and wall time.")
     p.add_argument("--task", default="all", help="all, or task names separated by commas (default all)")
     p.add_argument("--lengths", type=_lengths, default=[8_000, 32_000], help="document lengths (default 8k,32k)")
-    p.add_argument("--n", type=_positive, default=5, help="questions per task and length (default 5)")
+    p.add_argument("--n", type=positive, default=5, help="questions per task and length (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baseline", default="direct,plan", help="baselines separated by commas (default direct,plan)")
     p.add_argument("--model", default=None, help="a litellm model string, e.g. reference/32k")
     p.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
     p.add_argument("--window", type=_window, default=None, help="the model's window in tokens")
     p.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
-    p.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
+    p.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--out", default="bench-results", help="folder for results.jsonl and summary.json")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw score against length per baseline")

@@ -32,20 +32,22 @@ def _tokens(text: str) -> int:
     return int(value)
 
 
-def _count(text: str) -> int:
+def whole(text: str) -> int:
+    """Parse a whole number that is not negative (an argparse type)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
     return value
 
 
-def _positive(text: str) -> int:
-    value = _count(text)
+def positive(text: str) -> int:
+    """Parse a whole number of at least 1 (an argparse type)."""
+    value = whole(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
@@ -112,9 +114,9 @@ def _run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--max-usd", type=float, default=None)
     r.add_argument("--deadline", type=float, default=None, help="seconds")
     r.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    r.add_argument("--max-attempts", type=_positive, default=8,
+    r.add_argument("--max-attempts", type=positive, default=8,
                    help="tries per request on rate limits, server errors and timeouts (default 8)")
-    r.add_argument("--reasks", type=_count, default=4,
+    r.add_argument("--reasks", type=whole, default=4,
                    help="re-asks of a reply that does not decode to the leaf's type (default 4)")
     r.add_argument("--no-cache", action="store_true")
     r.add_argument("--cache-dir", default=None)

@@ -226,7 +226,7 @@ OPTIONS: list[tuple[list[str], int, str]] = [
     (["--arg", "nope"], 5, "--arg takes NAME=VALUE"),
     (["--arg", "colour=red"], 5, "no input named colour"),
     (["--window", "10"], 2, "too small to hold a prompt"),
-    (["--max-attempts", "0"], 2, "must be at least 1"),
+    (["--max-attempts", "0"], 2, "must be 1 or more"),
     (["--reasks", "-1"], 2, "must not be negative"),
 ]
 

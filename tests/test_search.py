@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from providers import ScriptedProvider, priced_model, prompt_of, registered
 from rich.console import Console
+from test_ask import filler
 
 from lambda_rlm import run
 from lambda_rlm.ask_cli import add_parser
@@ -112,17 +113,6 @@ def test_vote_and_consensus_are_pure_combinators(expr: str, value: str, tmp_path
 NEEDLE = re.compile(r"The access code for (\w+) is (\d+)\.")
 DECOY = re.compile(r"An old code for (\w+) was (\d+)\.")
 QUESTION = re.compile(r"Question: (.*?)\s*$")
-
-
-def filler(tokens: int, seed: int = 0) -> str:
-    words = ["the", "river", "report", "quietly", "measured", "seven", "lanterns", "across", "a", "field"]
-    out, n = [], 0
-    while n < tokens:
-        out.append(" ".join(words[(seed + i * 7 + n) % len(words)] for i in range(9)).capitalize() + ".")
-        n += 11
-        if len(out) % 6 == 0:
-            out.append("\n\n")
-    return " ".join(out)
 
 
 def document(tokens: int, *facts: str) -> str:
