@@ -169,6 +169,10 @@ def model_window(model: str) -> int | None:
 
     if local.is_local(model):
         return local.context_window(model)  # what llama.cpp is loaded with (~4k), not the model's 32k
+    if model.startswith("reference/"):  # the benchmarks' reference model: its window is in its name
+        from importlib import import_module
+
+        return int(import_module("lambda_rlm.tasks.reference").spec(model).window)
     if model.endswith((".yaml", ".yml", ".json")):
         return None  # a Router config: its deployments may differ
     from .llm import _import_litellm

@@ -125,3 +125,10 @@ def test_latency_is_simulated_when_asked_for() -> None:
     assert time.perf_counter() - start >= 0.01
 
 
+
+
+def test_ask_reads_the_reference_window_off_the_model_name() -> None:
+    from lambda_rlm.ask_compiler import resolve_config
+
+    assert resolve_config(model="reference/4k").window == 4096
+    assert resolve_config(model="reference/32k?latency=0.01").window == 32768
