@@ -117,8 +117,10 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_p
                                                           "--quiet", "--trace", str(tmp_path / "t.jsonl"))]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    trace = tmp_path / "t.jsonl"
     deadline = time.monotonic() + 60
-    while server.state.served < 2 and time.monotonic() < deadline:
+    # Interrupt once a leaf has finished (its event is on disk), with more still to come.
+    while not (trace.exists() and '"leaf_end"' in trace.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

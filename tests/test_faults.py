@@ -39,7 +39,10 @@ UNDECODABLE = ("empty", "garbage")
 # The error each transient fault reaches the retry loop as (the `error` field of `retry` events).
 RETRIED_AS = {"rate_limit": "RateLimitError", "server_error": "InternalServerError", "timeout": "Timeout",
               "disconnect": "APIConnectionError", "hang": "_LocalTimeout"}
-HANG_TIMEOUT_S = 0.15
+# A request that hangs is cut by the per-request timeout. It must be long enough that a healthy
+# request never hits it while it waits for a thread of litellm's executor (custom providers run
+# there; 6 threads on 2 cores), or the provider never sees a request that the runtime counted.
+HANG_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
