@@ -3,7 +3,6 @@ bound, end-to-end runs with scripted providers, budgets, the trace and the comma
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
@@ -13,10 +12,9 @@ from typing import Any
 import pytest
 from providers import ScriptedProvider, priced_model, prompt_of, registered
 from rich.console import Console
-from test_ask import filler
+from test_ask import cli_args, filler
 
 from lambda_rlm import run
-from lambda_rlm.ask_cli import add_parser
 from lambda_rlm.ask_cli import run as run_cli
 from lambda_rlm.ask_compiler import achoose, ask
 from lambda_rlm.errors import BudgetExceeded
@@ -286,12 +284,6 @@ def test_candidates_appear_in_the_trace_and_render_as_a_tree_with_their_cost(tmp
         assert line in text
     # runs are drawn inside their candidate
     assert text.index("candidate #1") < text.index("run <plan>/search.lam") < text.index("candidate #2")
-
-
-def cli_args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="lambda-rlm")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(["ask", *argv])
 
 
 def test_the_cli_explains_each_candidate_its_score_and_why_it_won(tmp_path: Path,
