@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from .errors import ConfigError
 
 DB_NAME = "leaves.sqlite3"
@@ -120,17 +122,7 @@ class LeafCache:
         if self._conn is None:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=BUSY_TIMEOUT_MS / 1000,
-                    isolation_level=None,  # transactions are explicit: one per entry
-                    check_same_thread=False,
-                )
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                # WAL + NORMAL survives a killed process; a power cut may drop the last commits.
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(_SCHEMA)
+                self._conn = _open(self.path)
             except (OSError, sqlite3.Error) as err:
                 raise ConfigError(
                     f"cannot open the leaf cache {self.path}: {err}",
@@ -139,5 +131,43 @@ class LeafCache:
                         "or turn the cache off"
                     ],
                 ) from None
-            self._conn = conn
         return self._conn
+
+
+def _is_busy(err: BaseException) -> bool:
+    return isinstance(err, sqlite3.OperationalError) and (
+        "locked" in str(err) or "busy" in str(err)
+    )
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode with the table created.
+
+    Switching to WAL and creating the table take locks that SQLite may refuse at once, without
+    calling the busy handler, while another process opens the same new database; the whole
+    setup is therefore retried, with jittered backoff, for up to the busy timeout.
+    """
+    for attempt in tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_busy),
+        stop=tenacity.stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+        wait=tenacity.wait_random_exponential(multiplier=0.005, max=0.25),
+        reraise=True,
+    ):
+        with attempt:
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit: one statement, one transaction
+                check_same_thread=False,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                # WAL + NORMAL survives a killed process; a power cut may drop the last commits.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(_SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
+    return conn
