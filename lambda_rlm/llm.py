@@ -270,6 +270,17 @@ class Oracle:
         self, messages: list[dict[str, str]], result_type: t.Type, structured: bool, key: str
     ) -> tuple[_Reply, int]:
         """One reply, retrying transient failures; returns it with the number of attempts."""
+        try:
+            return await self._attempt(messages, result_type, structured), 1
+        except Exception as err:
+            if not _is_transient(err) or self.config.max_attempts <= 1:
+                if not _from_provider(err):
+                    raise  # our own errors, and our bugs, stay as they are
+                raise self._translate(err, 1) from None
+            first: BaseException | None = err
+        # Most leaves succeed at once, so tenacity (and the reference cycles its state makes) is
+        # only set up after a transient failure. Its first attempt replays that failure, so
+        # attempt numbers, waits, events and the stop rule are the same as for a single loop.
         backoff = tenacity.wait_exponential_jitter(
             multiplier=self.config.retry_wait_s,
             max=self.config.max_wait_s,
@@ -310,6 +321,9 @@ class Oracle:
             async for attempt in retrying:
                 attempt_number = attempt.retry_state.attempt_number
                 with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
                     reply = await self._attempt(messages, result_type, structured)
         except Exception as err:
             if not _from_provider(err):
