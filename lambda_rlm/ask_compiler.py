@@ -31,9 +31,10 @@ MENU = "task_menu"
 PLANS_PACKAGE = "lambda_rlm.combinators.plans"
 MENU_OUTPUT_TOKENS = 16  # "3" or "3. aggregate" is all the menu call may say
 # Leaves that list every item of their chunk must fit the list in one reply: a chunk of
-# n tokens of short items gives about n/4 tokens of labels, n/2 of records. Their leaf size is
-# capped at this many times the output budget (truncated JSON would fail the whole run).
-LIST_LEAF_RATIO = {"aggregate": 3, "pairwise": 2}
+# n tokens of short items gives about n/4 tokens of labels, and n/2 to n of records (the 0.5B
+# model spells out every field; at 2 its record lists overran 512 output tokens). Their leaf
+# size is capped at this many times the output budget (truncated JSON would fail the leaf).
+LIST_LEAF_RATIO = {"aggregate": 3, "pairwise": 1}
 # Documents longer than this many characters per window token surely do not fit (checked on
 # a prefix), so the direct check need not tokenize all of a huge document.
 PREFIX_CHARS_PER_TOKEN = 16
