@@ -12,6 +12,7 @@ tokens. Importing this module loads neither litellm nor llama_cpp.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -338,10 +339,18 @@ class Engine:
         if key not in self._loaded:
             llama_cpp = _llama_cpp()
             path = ensure_model_file(spec, self.cache_dir)
-            self._loaded[key] = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=self.threads, verbose=False
+            self._loaded[key] = _closed_at_exit(
+                llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads, verbose=False)
             )
         return self._loaded[key]
+
+
+def _closed_at_exit(llama: Any) -> Any:
+    """`llama`, to be closed before the interpreter tears its modules down: left to `__del__` at
+    exit, llama-cpp-python frees the model through module globals already gone and prints a
+    traceback ("'NoneType' object is not callable") after every run."""
+    atexit.register(llama.close)
+    return llama
 
 
 def _litellm() -> Any:
@@ -497,7 +506,7 @@ def _tokenizer(name: str, cache_dir: str | None) -> LlamaTokenizer:
     spec = model_spec(name)
     path = ensure_model_file(spec, cache_dir)
     with _quiet_llama():
-        vocab = _llama_cpp().Llama(model_path=str(path), vocab_only=True, verbose=False)
+        vocab = _closed_at_exit(_llama_cpp().Llama(model_path=str(path), vocab_only=True, verbose=False))
     return LlamaTokenizer(spec.model, vocab)
 
 
