@@ -8,14 +8,13 @@ the worst-case neural cost of what the combinator will do with its function argu
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambda_rlm import absdomain as a
 from lambda_rlm import chunking
 from lambda_rlm.errors import EvalError, LeafError
-from lambda_rlm.evaluator import may_wait
+from lambda_rlm.evaluator import may_wait, together
 from lambda_rlm.registry import combinator
 from lambda_rlm.values import Some, render
 
@@ -26,7 +25,7 @@ async def _map(f: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
     """f over xs: concurrently when f may call the model, else one item after another (no task each)."""
     if not may_wait(f):
         return tuple([await f(x) for x in xs])
-    return tuple(await asyncio.gather(*(f(x) for x in xs)))
+    return tuple(await together(f(x) for x in xs))
 
 
 def _limit(v: a.AValue, default: int) -> tuple[int, int]:
@@ -498,7 +497,7 @@ async def divide(tau: int, k: int, leaf: Fn, combine: Fn, doc: str, *, ctx: Any)
     pieces = chunking.partition(doc, k, ctx.tokenizer)
     if len(pieces) == 1:  # one indivisible character longer than τ tokens: nothing left to cut
         return await leaf(pieces[0])
-    results = await asyncio.gather(*(divide(tau, k, leaf, combine, p, ctx=ctx) for p in pieces))
+    results = await together(divide(tau, k, leaf, combine, p, ctx=ctx) for p in pieces)
     acc = results[0]
     for r in results[1:]:
         acc = await (await combine(acc))(r)

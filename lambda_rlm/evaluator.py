@@ -8,7 +8,8 @@ alone, so no permit is ever held while waiting for other leaves (nested fan-outs
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -81,6 +82,20 @@ async def invoke(comb: Combinator, args: tuple[Any, ...], ctx: Context) -> Any:
 
 
 _GLOBAL = object()  # "not a local name": look in the globals
+
+
+async def together(aws: Iterable[Awaitable[Any]]) -> list[Any]:
+    """The results of `aws`, run concurrently; on the first failure the others are cancelled and
+    have stopped before it is raised, so a failed `map` leaves no leaf running (and paying) behind
+    it. Leaves that had finished are in the cache, so a rerun pays only for the rest."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def may_wait(f: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ from providers import ScriptedProvider, SleepingProvider, registered
 
 from lambda_rlm import compile
 from lambda_rlm.errors import BudgetExceeded, LeafError
-from lambda_rlm.runtime import Config, Result, run
+from lambda_rlm.runtime import Config, Result, arun, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -111,6 +112,33 @@ def test_a_failing_leaf_aborts_the_run_unless_recovered(tmp_path: Path) -> None:
             run(failing, "three apples", config(tmp_path, reasks=1))
         assert "did not decode" in info.value.message
         assert run(recovered, "three apples", config(tmp_path, reasks=1)).value == -1
+
+
+@pytest.mark.parametrize("fan_out", ["map", "divide"])
+def test_a_failed_leaf_stops_its_siblings_before_the_run_raises(tmp_path: Path, fan_out: str) -> None:
+    # Leaves queued behind the failing one must not go on calling (and paying) after the error.
+    sources = {
+        "map": 'def main (doc : Text) : List Int = map (\\c -> (llm "{c}" : Int)) (split doc 20)',
+        "divide": 'def main (doc : Text) : Int = divide 20 2 (\\c -> (llm "{c}" : Int)) (\\a b -> a + b) doc',
+    }
+    doc = " ".join(f"word{i}" for i in range(400))
+    provider = ScriptedProvider(lambda prompt: "not a number" if "word40 " in prompt else "7")
+
+    async def scenario() -> tuple[int, int]:
+        cfg = config(tmp_path, concurrency=1, reasks=0, use_cache=False)
+        with pytest.raises(LeafError):
+            await arun(sources[fan_out], doc, cfg)
+        raised_at = provider.calls
+        await asyncio.sleep(0.5)  # what was left running would call the provider meanwhile
+        return raised_at, provider.calls
+
+    clean = ScriptedProvider(lambda prompt: "7")
+    with registered(lrtest=clean):
+        run(sources[fan_out], doc, config(tmp_path, concurrency=1, use_cache=False))
+    with registered(lrtest=provider):
+        raised_at, later = asyncio.run(scenario())
+    assert later == raised_at
+    assert raised_at < clean.calls  # the run stopped at the failing leaf, short of all the leaves
 
 
 def test_inputs_are_checked_against_main(tmp_path: Path) -> None:
