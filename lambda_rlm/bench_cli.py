@@ -34,7 +34,7 @@ def _lengths(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .cli import _tokens, _window, positive
+    from .cli import _tokens, _window, positive, positive_seconds
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",
@@ -51,6 +51,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
     p.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--deadline", type=positive_seconds, default=None,
+                   help="seconds per run of one question by one baseline; a run past it scores 0, its error kept")
     p.add_argument("--out", default="bench-results", help="folder for results.jsonl and summary.json")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw score against length per baseline")
     p.add_argument("--no-cache", action="store_true")
@@ -139,7 +141,8 @@ def _config(args: argparse.Namespace, tasks: list[Any]) -> Any:
     if reference.is_reference(model):
         reference.register(model, tasks=tasks)  # so its window is known and plug-in tasks are read
     fields: dict[str, Any] = {"model": model, "api_base": args.api_base, "concurrency": args.concurrency,
-                              "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir}
+                              "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
+                              "deadline_s": args.deadline}
     window = args.window or model_window(model)
     if window is not None:
         fields["window"] = window

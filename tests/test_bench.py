@@ -86,6 +86,20 @@ def test_a_failed_run_scores_zero_keeps_its_error_and_the_bench_goes_on(tmp_path
     assert report.records[0].error == "leaf error: the model said nothing useful"
 
 
+def test_a_run_past_its_deadline_scores_zero_and_the_bench_goes_on(tmp_path: Path) -> None:
+    slow = f"{MODEL}?latency=0.2"
+    reference.register(slow, tasks=[Gates()])
+    code, _, err = run_cli(tmp_path, "--task", "gates", "--lengths", "16k", "--n", "2", "--baseline", "direct,plan",
+                           "--model", slow, "--concurrency", "1", "--deadline", "0.5", "--no-cache")
+    assert code == 0, err
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    by_baseline = {b: [r for r in records if r["baseline"] == b] for b in ("direct", "plan")}
+    assert all(r["error"] is None for r in by_baseline["direct"])  # one call fits the deadline
+    assert len(by_baseline["plan"]) == 2  # the second question ran after the first was cut off
+    for r in by_baseline["plan"]:  # the plan's calls, one at a time, do not
+        assert r["score"] == 0.0 and "deadline" in r["error"] and r["wall_s"] < 2.0
+
+
 def test_cli_prints_a_table_and_writes_results_and_summary(tmp_path: Path) -> None:
     code, out, err = run_cli(tmp_path, "--task", "gates", "--lengths", "2k,16k", "--n", "2", "--seed", "3",
                              "--baseline", "direct,plan,ask")
@@ -136,6 +150,7 @@ def test_a_researchers_own_plan_runs_as_a_baseline(tmp_path: Path) -> None:
     (["--lengths", "lots"], "not a token count"),
     (["--lengths", "0"], "not a list of lengths"),
     (["--n", "0"], "must be 1 or more"),
+    (["--deadline", "-1"], "seconds above 0"),
     (["--task", "nope"], "unknown task 'nope'"),
     (["--baseline", "plan,oracle"], "unknown baseline 'oracle'"),
 ])
