@@ -165,21 +165,19 @@ def check_plans() -> dict[str, Program]:
 
 
 def model_window(model: str) -> int | None:
-    """The model's context window in tokens when known: the embedded model's, or litellm's table."""
-    from . import local
+    """The model's context window in tokens when known: its in-process provider's (for the embedded
+    model, what llama.cpp is loaded with, ~4k, not the model's 32k), or litellm's table."""
+    from . import providers
 
-    if local.is_local(model):
-        return local.context_window(model)  # what llama.cpp is loaded with (~4k), not the model's 32k
-    if model.startswith("reference/"):  # the benchmarks' reference model: its window is in its name
-        from importlib import import_module
-
-        return int(import_module("lambda_rlm.tasks.reference").spec(model).window)
+    found = providers.find(model)
+    if found is not None:
+        return found.window(model)
     if model.endswith((".yaml", ".yml", ".json")):
         return None  # a Router config: its deployments may differ
-    from .llm import _import_litellm
+    from .backend import import_litellm
 
     try:
-        info = _import_litellm().get_model_info(model)
+        info = import_litellm().get_model_info(model)
     except Exception:  # noqa: BLE001 - litellm raises on any model its table lacks
         return None
     window = info.get("max_input_tokens") or info.get("max_tokens")

@@ -5,37 +5,33 @@ prompt) whose hash keys the on-disk cache. On a miss the `Oracle` sends it with 
 model string, or a litellm Router config file), retrying transient failures with tenacity and
 re-asking replies that do not decode. Only the provider request holds a concurrency slot (never
 a backoff sleep), and it reserves its worst case in the `Budget` before it leaves. litellm is
-imported on the first request, never at import, and none of its exceptions leaves this module.
+imported on the first request (by `backend`), never at import, and none of its exceptions
+leaves this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import hashlib
-import importlib
 import json
-import os
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import tenacity
 
-from . import decode, local, values
+from . import decode, values
 from . import types as t
+from .backend import Backend, CallTimeout, from_provider, is_transient, retry_after, scrub, status, translate, unpack
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
 from .errors import ConfigError, LambdaError, LeafError
 
 PROMPT_VERSION = "1"  # bump when decode's instructions change, so old cache entries stop matching
 MESSAGE_OVERHEAD_TOKENS = 4
-ROUTER_SUFFIXES = (".yaml", ".yml", ".json")
 
 Event = dict[str, Any]
 Count = Callable[[str], int]
@@ -144,10 +140,6 @@ class _Reply:
         )
 
 
-class _LocalTimeout(Exception):
-    """Our own per-call timeout fired (the provider ignored the one passed to it)."""
-
-
 class Oracle:
     """Answers leaves for one run: cache, budget, retries, re-asks, concurrency and events."""
 
@@ -168,7 +160,7 @@ class Oracle:
         if cache is None and config.use_cache:
             cache = LeafCache(config.cache_dir)
         self._cache = cache if config.use_cache else None
-        self._backend: _Backend | None = None
+        self._backend: Backend | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def leaf(self, prompt: str, result_type: t.Type) -> LeafResult:
@@ -273,10 +265,10 @@ class Oracle:
         try:
             return await self._attempt(messages, result_type, structured), 1
         except Exception as err:
-            if not _is_transient(err) or self.config.max_attempts <= 1:
-                if not _from_provider(err):
+            if not is_transient(err) or self.config.max_attempts <= 1:
+                if not from_provider(err):
                     raise  # our own errors, and our bugs, stay as they are
-                raise self._translate(err, 1) from None
+                raise translate(err, 1, self.config.model, self.config.api_key) from None
             first: BaseException | None = err
         # Most leaves succeed at once, so tenacity (and the reference cycles its state makes) is
         # only set up after a transient failure. Its first attempt replays that failure, so
@@ -289,14 +281,14 @@ class Oracle:
 
         def wait(state: tenacity.RetryCallState) -> float:
             err = state.outcome.exception() if state.outcome else None
-            hinted = _retry_after(err)
+            hinted = retry_after(err)
             seconds = backoff(state) if hinted is None else hinted * random.uniform(1.0, 1.1)
             seconds = min(seconds, self.config.max_wait_s)
             left = self.budget.remaining_s()
             if left is not None and seconds >= left:
                 cause = "no reply" if err is None else (
-                    f"{type(err).__name__}: {_scrub(str(err), self.config.api_key)}"
-                    if not isinstance(err, _LocalTimeout) else str(err))
+                    f"{type(err).__name__}: {scrub(str(err), self.config.api_key)}"
+                    if not isinstance(err, CallTimeout) else str(err))
                 message = (f"the last attempt failed ({cause}) and the deadline leaves {max(left, 0):.2f} s, "
                            "less than the wait before the next retry")
                 raise BudgetRefusal("deadline", seconds, seconds, left, message)
@@ -306,13 +298,13 @@ class Oracle:
             err = state.outcome.exception() if state.outcome else None
             self.budget.count("retries")
             wait_s = state.next_action.sleep if state.next_action else 0.0
-            error, status, attempt = type(err).__name__, _status(err), state.attempt_number
-            self._emit("retry", key, error=error, status=status, wait_s=wait_s, attempt=attempt)
+            error, code, attempt = type(err).__name__, status(err), state.attempt_number
+            self._emit("retry", key, error=error, status=code, wait_s=wait_s, attempt=attempt)
 
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.config.max_attempts),
             wait=wait,
-            retry=tenacity.retry_if_exception(_is_transient),
+            retry=tenacity.retry_if_exception(is_transient),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -326,9 +318,9 @@ class Oracle:
                         raise failed
                     reply = await self._attempt(messages, result_type, structured)
         except Exception as err:
-            if not _from_provider(err):
+            if not from_provider(err):
                 raise  # our own errors, and our bugs, stay as they are
-            raise self._translate(err, attempt_number) from None
+            raise translate(err, attempt_number, self.config.model, self.config.api_key) from None
         return reply, attempt_number
 
     async def _attempt(
@@ -363,13 +355,13 @@ class Oracle:
                 response = await backend.complete({**kwargs, "timeout": timeout})
         except BaseException as err:
             # A timed-out request may still be billed, so it keeps its worst case.
-            timed_out = isinstance(err, TimeoutError) or _status(err) == 408
+            timed_out = isinstance(err, TimeoutError) or status(err) == 408
             held = (estimate, cap, backend.cost(estimate, cap)) if timed_out else (0, 0, 0.0)
             self.budget.settle(reservation, *held)
             if isinstance(err, TimeoutError):
-                raise _LocalTimeout(f"no reply within {timeout:.1f} s") from None
+                raise CallTimeout(f"no reply within {timeout:.1f} s") from None
             raise
-        text, prompt_tokens, completion_tokens = _unpack(response)
+        text, prompt_tokens, completion_tokens = unpack(response)
         text = self._clip(text)
         prompt_tokens = estimate if prompt_tokens is None else prompt_tokens
         completion_tokens = self._count(text) if completion_tokens is None else completion_tokens
@@ -401,287 +393,15 @@ class Oracle:
             self._slots = (loop, asyncio.Semaphore(self.config.concurrency))
         return self._slots[1]
 
-    def _get_backend(self) -> _Backend:
+    def _get_backend(self) -> Backend:
         if self._backend is None:
-            self._backend = _Backend.make(self.config)
+            self._backend = Backend.make(self.config)
         return self._backend
 
     def _emit(self, event: str, key: str, **fields: Any) -> None:
         if self._on_event is not None:
             self._on_event({"event": event, "key": key, **fields})
 
-    def _translate(self, err: BaseException, attempts: int) -> LambdaError:
-        """Our error for a litellm failure, in one paragraph and without the API key."""
-        name, status = type(err).__name__, _status(err)
-        detail = _scrub(str(err), self.config.api_key).removeprefix(f"{name}: ")
-        model = self.config.model
-        if _is_transient(err):
-            return LeafError(
-                f"model '{model}' still failed after {attempts} attempts ({name}): {detail}"
-            )
-        if status in (401, 403) or _MISSING_KEY.search(detail):
-            missing = self._missing_keys()
-            if missing:  # litellm's own list of the variables this provider reads
-                return ConfigError(f"model '{model}' needs an API key, and none was given",
-                                   notes=[f"set {' or '.join(missing)} in the environment, or Config(api_key=...) "
-                                          "from Python"])
-            return ConfigError(f"model '{model}' refused the credentials: {_provider_words(detail)}",
-                               notes=["check the key in the provider's variable (for example OPENAI_API_KEY) "
-                                      "or Config(api_key=...)"])
-        if status == 404 or "LLM Provider NOT provided" in detail:
-            return ConfigError(
-                f"model '{model}' was not found ({name}): {detail}. Check the "
-                "model name, its provider prefix and api_base."
-            )
-        return LeafError(f"model '{model}' rejected the request ({name}): {detail}")
-
-
-    def _missing_keys(self) -> list[str]:
-        if self.config.api_key:
-            return []
-        try:
-            found = _import_litellm().validate_environment(model=self.config.model)
-        except Exception:  # noqa: BLE001 - a Router config or an unknown provider: no list to show
-            return []
-        return [str(k) for k in found.get("missing_keys") or []]
-
-
-_MISSING_KEY = re.compile(r"missing credentials|missing (?:\w+ )?api[ _]?key|api[ _]?key (?:is )?(?:missing|not set"
-                          r"|not provided|must be set)|no (?:api )?key is set", re.IGNORECASE)
-_PROVIDER_PREFIX = re.compile(r"^(?:litellm\.)?\w+Error: (?:\w+Exception - )?")
-
-
-def _provider_words(detail: str) -> str:
-    """The provider's own message without litellm's class-name prefixes."""
-    return _PROVIDER_PREFIX.sub("", detail).strip()
-
-
-class _Backend:
-    """The litellm boundary: a plain model string or a Router built from a config file."""
-
-    def __init__(
-        self,
-        litellm: Any,
-        config: LLMConfig,
-        router: Any,
-        group: str,
-        models: list[str],
-        identity: str,
-    ) -> None:
-        local.register(*models)  # local/... models: served by llama.cpp, their files checked now
-        if any(m.startswith("reference/") for m in models):  # the benchmarks' reference model (tasks/reference.py)
-            importlib.import_module("lambda_rlm.tasks.reference").register(*models)
-        self._litellm = litellm
-        self._config = config
-        self._router = router
-        self._group = group
-        self._models = models
-        self.identity = identity
-        self._prices: dict[str, tuple[float, float]] = {}
-        if config.structured_output is not None:
-            self.structured = config.structured_output
-        else:
-            self.structured = all(_supports_schema(litellm, m) for m in models)
-
-    @classmethod
-    def make(cls, config: LLMConfig) -> _Backend:
-        litellm = _import_litellm()
-        path_text, _, group = config.model.partition("#")
-        if not path_text.endswith(ROUTER_SUFFIXES):
-            return cls(litellm, config, None, config.model, [config.model], config.model)
-        path = Path(path_text).expanduser()
-        model_list, settings = _read_router_config(path)
-        groups = sorted({d["model_name"] for d in model_list})
-        if not group:
-            if len(groups) != 1:
-                raise ConfigError(
-                    f"{path} defines the model groups {groups}; pick one as '{path}#<group>'"
-                )
-            group = groups[0]
-        if group not in groups:
-            raise ConfigError(f"{path} has no model group '{group}' (it has {groups})")
-        deployments = [d for d in model_list if d["model_name"] == group]
-        models = [str(d["litellm_params"]["model"]) for d in deployments]
-        shown = [
-            [d["litellm_params"]["model"], d["litellm_params"].get("api_base")] for d in deployments
-        ]
-        identity = "router:" + json.dumps(sorted(shown, key=str), separators=(",", ":"))
-        router = litellm.Router(model_list=model_list, **{**settings, "num_retries": 0})
-        return cls(litellm, config, router, group, models, identity)
-
-    async def complete(self, kwargs: dict[str, Any]) -> Any:
-        kwargs = {**kwargs, "num_retries": 0, "max_retries": 0}  # tenacity owns the retries
-        if self._router is not None:
-            return await self._router.acompletion(model=self._group, **kwargs)
-        api_key = self._config.api_key
-        if self._config.api_base:
-            kwargs["api_base"] = self._config.api_base
-            if api_key is None and self._config.model.startswith("openai/"):
-                api_key = os.environ.get("OPENAI_API_KEY") or "no-key-needed"
-        if api_key is not None:
-            kwargs["api_key"] = api_key
-        return await self._litellm.acompletion(model=self._config.model, **kwargs)
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """The dearest deployment's price (0 for local and unpriced custom models)."""
-        return max(self._price(m, prompt_tokens, completion_tokens) for m in self._models)
-
-    def actual_cost(self, response: Any, prompt_tokens: int, completion_tokens: int) -> float:
-        hidden = getattr(response, "_hidden_params", None) or {}
-        reported = hidden.get("response_cost") if isinstance(hidden, dict) else None
-        if isinstance(reported, int | float) and reported > 0:
-            return float(reported)
-        model = getattr(response, "model", None) if self._router is not None else None
-        models = [m for m in self._models if model and m.endswith(str(model))] or self._models
-        return max(self._price(m, prompt_tokens, completion_tokens) for m in models)
-
-    def _price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        per_prompt, per_completion = self._unit_price(model)
-        return per_prompt * prompt_tokens + per_completion * completion_tokens
-
-    def _unit_price(self, model: str) -> tuple[float, float]:
-        """USD per prompt and per completion token, looked up once (litellm's lookup is slow)."""
-        if model not in self._prices:
-            try:
-                per_prompt, _ = self._litellm.cost_per_token(model=model, prompt_tokens=1_000_000,
-                                                             completion_tokens=0)
-                _, per_completion = self._litellm.cost_per_token(model=model, prompt_tokens=0,
-                                                                 completion_tokens=1_000_000)
-                self._prices[model] = (float(per_prompt) / 1e6, float(per_completion) / 1e6)
-            except Exception:  # noqa: BLE001 - litellm raises on any model it has no price for
-                self._prices[model] = (0.0, 0.0)
-        return self._prices[model]
-
-
-def _import_litellm() -> Any:
-    # The local cost map keeps the import off the network; set before litellm's first import.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True  # no "Give Feedback" banners in our users' terminals
-    return litellm
-
-
-def _supports_schema(litellm: Any, model: str) -> bool:
-    try:
-        return bool(litellm.supports_response_schema(model=model))
-    except Exception:  # noqa: BLE001 - unknown models: fall back to instructions
-        return False
-
-
-def _read_router_config(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The `model_list` and `router_settings` of a litellm proxy-style config file."""
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read the router config {path}: {err.strerror}") from None
-    try:
-        # PyYAML comes with litellm; imported by name because it ships no type stubs.
-        loads = json.loads if path.suffix == ".json" else importlib.import_module("yaml").safe_load
-        data = loads(text)
-    except Exception as err:  # noqa: BLE001 - json and yaml errors alike
-        raise ConfigError(f"the router config {path} is not valid: {err}") from None
-    model_list = data.get("model_list") if isinstance(data, dict) else None
-    ok = (
-        isinstance(model_list, list)
-        and model_list
-        and all(
-            isinstance(d, dict) and "model_name" in d and "model" in d.get("litellm_params", {})
-            for d in model_list
-        )
-    )
-    if not ok:
-        raise ConfigError(
-            f"the router config {path} needs a model_list of "
-            "{model_name, litellm_params: {model, ...}} entries"
-        )
-    settings = data.get("router_settings") or {}
-    return list(model_list), dict(settings) if isinstance(settings, dict) else {}  # type: ignore[arg-type]
-
 
 def _fields(obj: object, names: str) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names.split()}
-
-
-def _unpack(response: Any) -> tuple[str, int | None, int | None]:
-    try:
-        text = response.choices[0].message.content or ""
-    except (AttributeError, IndexError):
-        text = ""
-    usage = getattr(response, "usage", None)
-    prompt = getattr(usage, "prompt_tokens", None)
-    completion = getattr(usage, "completion_tokens", None)
-    return (
-        str(text),
-        prompt if isinstance(prompt, int) else None,
-        (completion if isinstance(completion, int) else None),
-    )
-
-
-def _from_provider(err: BaseException) -> bool:
-    """Whether an error comes from litellm (or the clients under it), not from our code."""
-    root = type(err).__module__.split(".")[0]
-    return root in ("litellm", "openai", "httpx") or _is_transient(err)
-
-
-def _status(err: BaseException | None) -> int | None:
-    status = getattr(err, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _is_transient(err: BaseException) -> bool:
-    """Rate limits, 5xx, timeouts and dropped connections; never auth, not-found or bad requests."""
-    if isinstance(err, _LocalTimeout | TimeoutError | ConnectionError):
-        return True
-    if "Missing credentials" in str(err):
-        return False  # litellm reports a missing key as a 500
-    status = _status(err)
-    return status is not None and (status in (408, 409, 425, 429) or status >= 500)
-
-
-def _retry_after(err: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait (Retry-After, retry-after-ms), if it said."""
-    cooldown = getattr(err, "cooldown_time", None)  # litellm Router: all deployments cooling
-    if isinstance(cooldown, int | float) and cooldown > 0:
-        return float(cooldown)
-    candidates = [
-        getattr(err, "headers", None),
-        getattr(getattr(err, "response", None), "headers", None),
-    ]
-    for headers in candidates:
-        if not headers:
-            continue
-        lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
-        try:
-            if "retry-after-ms" in lowered:
-                return max(0.0, float(lowered["retry-after-ms"]) / 1000)
-            if "retry-after" in lowered:
-                raw = lowered["retry-after"]
-                if re.fullmatch(r"\s*\d+(\.\d+)?\s*", raw):
-                    return float(raw)
-                when = email.utils.parsedate_to_datetime(raw)
-                return max(0.0, when.timestamp() - time.time())
-        except (ValueError, TypeError):
-            continue
-    return None
-
-
-def _environment_secrets() -> list[str]:
-    names = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-    return [v for k, v in os.environ.items() if names.search(k) and len(v) >= 8]
-
-
-def _scrub(text: str, api_key: str | None) -> str:
-    """One line, at most 300 characters, with no API key or bearer token in it.
-
-    Keys reach litellm from the environment too (OPENAI_API_KEY, GROQ_API_KEY …), whatever their
-    shape, so the value of every variable named like a secret is scrubbed as well.
-    """
-    for secret in (api_key, *_environment_secrets()):
-        if secret:
-            text = text.replace(secret, "***")
-    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
-    text = re.sub(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}", "***", text)
-    text = text.split("Traceback (most recent call last)")[0].replace("litellm.", "")
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:299] + "…"

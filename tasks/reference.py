@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.errors import ConfigError
+from lambda_rlm.providers import Provider
 
 if TYPE_CHECKING:
     from .base import Task
 
-PROVIDER = "reference"
+PREFIX = "reference"
 _PRICES = ("input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
            "cache_read_input_token_cost")  # all 0, and named, so litellm does not warn of missing ones
 OUTPUT_TOKENS = 1024
@@ -57,12 +58,12 @@ class Spec:
 
 
 def is_reference(model: str) -> bool:
-    return model.startswith(f"{PROVIDER}/")
+    return model.startswith(f"{PREFIX}/")
 
 
 def spec(model: str) -> Spec:
     """`reference/32k?latency=0.05` → Spec(32768, 0.05); a ConfigError for anything else."""
-    name, _, query = model.removeprefix(f"{PROVIDER}/").partition("?")
+    name, _, query = model.removeprefix(f"{PREFIX}/").partition("?")
     m = _SIZE.fullmatch(name.strip().lower())
     latency = 0.0
     for part in filter(None, query.split("&")):
@@ -78,6 +79,11 @@ def spec(model: str) -> Spec:
         raise ConfigError(f"not a reference model: {model!r}",
                           notes=["write reference/<window>[?latency=SECONDS], e.g. reference/32k"])
     return Spec(window, latency)
+
+
+def window(model: str) -> int:
+    """The window named by a reference model string (`reference/32k` → 32,768)."""
+    return spec(model).window
 
 
 # ------------------------------------------------------------------ what the model sees
@@ -182,9 +188,9 @@ def _menu(question: str | None) -> str:
 
 
 def _litellm() -> Any:
-    from lambda_rlm.llm import _import_litellm
+    from lambda_rlm.backend import import_litellm
 
-    return _import_litellm()
+    return import_litellm()
 
 
 def builtin_tasks() -> list[Task]:
@@ -228,7 +234,7 @@ def _handler_class() -> type[Any]:
         def respond(self, model: str, messages: list[dict[str, Any]]) -> Any:
             tok = cl100k()
             pairs = [(str(m.get("role")), str(m.get("content") or "")) for m in messages]
-            seen, sent = visible(pairs, spec(f"{PROVIDER}/{model}").window, tok.count, tok.offsets)
+            seen, sent = visible(pairs, spec(f"{PREFIX}/{model}").window, tok.count, tok.offsets)
             roles = [role for role, _ in pairs[: len(seen)]]
             system = next((text for role, text in zip(roles, seen, strict=True) if role == "system"), "")
             prompt = next((text for role, text in zip(roles, seen, strict=True) if role == "user"), "")
@@ -236,7 +242,7 @@ def _handler_class() -> type[Any]:
             self.calls += 1
             out = tok.count(text)
             return ModelResponse(
-                model=f"{PROVIDER}/{model}",
+                model=f"{PREFIX}/{model}",
                 choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
                 usage={"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out},
             )
@@ -245,7 +251,7 @@ def _handler_class() -> type[Any]:
             return self.respond(kwargs["model"], list(kwargs["messages"]))
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            latency = spec(f"{PROVIDER}/{kwargs['model']}").latency_s
+            latency = spec(f"{PREFIX}/{kwargs['model']}").latency_s
             if latency:
                 await asyncio.sleep(latency)
             return self.respond(kwargs["model"], list(kwargs["messages"]))
@@ -268,12 +274,16 @@ def register(*models: str, tasks: Iterable[Task] = ()) -> None:
     litellm = _litellm()
     h = handler()
     h.extra.update({task.name: task for task in tasks})
-    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": h}]
+    if not any(item.get("provider") == PREFIX for item in litellm.custom_provider_map):
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PREFIX, "custom_handler": h}]
     for model in models:
         if is_reference(model) and model not in litellm.model_cost:
             window = spec(model).window
             litellm.register_model({model: {
-                "litellm_provider": PROVIDER, "mode": "chat", "max_input_tokens": window,
+                "litellm_provider": PREFIX, "mode": "chat", "max_input_tokens": window,
                 "max_output_tokens": OUTPUT_TOKENS, "max_tokens": window,
                 **dict.fromkeys(_PRICES, 0.0)}})
+
+
+# The runtime's view of `reference/...` models (see `lambda_rlm.providers`): the window in the name.
+PROVIDER = Provider(PREFIX, register, window)

@@ -38,7 +38,7 @@ TRANSIENT = ("rate_limit", "server_error", "timeout", "disconnect", "hang")
 UNDECODABLE = ("empty", "garbage")
 # The error each transient fault reaches the retry loop as (the `error` field of `retry` events).
 RETRIED_AS = {"rate_limit": "RateLimitError", "server_error": "InternalServerError", "timeout": "Timeout",
-              "disconnect": "APIConnectionError", "hang": "_LocalTimeout"}
+              "disconnect": "APIConnectionError", "hang": "CallTimeout"}
 # A request that hangs is cut by the per-request timeout. It must be long enough that a healthy
 # request never hits it while it waits for a thread of litellm's executor (custom providers run
 # there; 6 threads on 2 cores), or the provider never sees a request that the runtime counted.
