@@ -34,7 +34,7 @@ def _lengths(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .cli import _tokens, _window, positive, positive_seconds
+    from .cli import _tokens, _window, cache_options, positive, positive_seconds
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",
@@ -43,20 +43,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--task", default="all", help="all, or task names separated by commas (default all)")
     p.add_argument("--lengths", type=_lengths, default=[8_000, 32_000], help="document lengths (default 8k,32k)")
     p.add_argument("--n", type=positive, default=5, help="questions per task and length (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated documents and questions (default 0)")
     p.add_argument("--baseline", default="direct,plan", help="baselines separated by commas (default direct,plan)")
     p.add_argument("--model", default=None, help="a litellm model string, e.g. reference/32k")
     p.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
     p.add_argument("--window", type=_window, default=None, help="the model's window in tokens")
     p.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
     p.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds per request (default 120)")
     p.add_argument("--deadline", type=positive_seconds, default=None,
                    help="seconds per run of one question by one baseline; a run past it scores 0, its error kept")
     p.add_argument("--out", default="bench-results", help="folder for results.jsonl and summary.json")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw score against length per baseline")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--cache-dir", default=None)
+    cache_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

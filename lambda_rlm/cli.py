@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import BudgetExceeded, ConfigError, EvalError, LambdaError, LeafError, NameError_
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN, EXIT_BUDGET, EXIT_CONFIG, EXIT_INTERRUPT = 0, 1, 2, 3, 4, 5, 130
@@ -62,6 +63,17 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def dollars(text: str) -> float:
+    """Parse an amount of US dollars, 0 or more (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be an amount of dollars, 0 or more, not {text}")
+    return value
+
+
 def _window(text: str) -> int:
     value = _tokens(text)
     if value < 256:
@@ -72,6 +84,7 @@ def _window(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lambda-rlm", description="Typed recursive LLM programs over long documents.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # Each subcommand takes --debug too (after its own arguments, where users type it); SUPPRESS
     # keeps a subcommand that was not given it from resetting the top-level flag.
     debug = argparse.ArgumentParser(add_help=False)
@@ -119,21 +132,26 @@ def _run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
     r.add_argument("--window", type=_window, default=None, help="the model's window in tokens")
     r.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
-    r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    r.add_argument("--max-calls", type=int, default=None)
-    r.add_argument("--max-tokens", type=_tokens, default=None)
-    r.add_argument("--max-usd", type=float, default=None)
-    r.add_argument("--deadline", type=float, default=None, help="seconds")
-    r.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    r.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
+    r.add_argument("--max-calls", type=whole, default=None, help="refuse or stop the run beyond this many model calls")
+    r.add_argument("--max-tokens", type=_tokens, default=None, help="… beyond this many tokens, prompts and replies")
+    r.add_argument("--max-usd", type=dollars, default=None, help="… beyond this cost in US dollars (litellm's prices)")
+    r.add_argument("--deadline", type=positive_seconds, default=None, help="… beyond this many seconds")
+    r.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds per request (default 120)")
     r.add_argument("--max-attempts", type=positive, default=8,
                    help="tries per request on rate limits, server errors and timeouts (default 8)")
     r.add_argument("--reasks", type=whole, default=4,
                    help="re-asks of a reply that does not decode to the leaf's type (default 4)")
-    r.add_argument("--no-cache", action="store_true")
-    r.add_argument("--cache-dir", default=None)
+    cache_options(r)
     r.add_argument("--trace", default=None, metavar="FILE", help="append a JSONL trace to FILE")
     r.add_argument("--json", action="store_true", help="print the value and statistics as JSON")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cache_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the leaf cache")
+    p.add_argument("--cache-dir", default=None,
+                   help="the leaf cache's folder (default $LAMBDA_RLM_CACHE_DIR, else ~/.cache/lambda-rlm)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,9 +60,12 @@ class Config:
     tokenizer: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("hole_calls", "hole_reasks", "max_hole_depth"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"Config.{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("hole_calls", "hole_reasks", "max_hole_depth", "max_calls", "max_tokens", "max_usd"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:  # NaN fails too
+                raise ConfigError(f"Config.{name} must be 0 or more, not {value}")
+        if self.deadline_s is not None and not self.deadline_s > 0:
+            raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
         if self.output_tokens < 1 or self.window <= self.output_tokens:
             raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
                               f"({self.output_tokens} tokens)")

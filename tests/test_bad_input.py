@@ -215,12 +215,17 @@ def test_a_directory_as_program(tmp_path: Path) -> None:
 OPTIONS: list[tuple[list[str], int, str]] = [
     (["--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
     (["--model"], 2, "expected one argument"),
-    (["--deadline", "soon"], 2, "invalid float value"),
-    (["--concurrency", "many"], 2, "invalid int value"),
+    (["--deadline", "soon"], 2, "not a number of seconds"),
+    (["--deadline", "-1"], 2, "seconds above 0"),  # was accepted, and the run stopped at once
+    (["--deadline", "nan"], 2, "seconds above 0"),
+    (["--max-usd", "-1"], 2, "dollars, 0 or more"),  # was accepted
+    (["--max-usd", "nan"], 2, "dollars, 0 or more"),  # was accepted, and limited nothing
+    (["--max-calls", "-3"], 2, "must not be negative"),
+    (["--concurrency", "many"], 2, "not a whole number"),
     (["--window", "lots"], 2, "not a token count"),
     (["--window", "-5"], 2, "not negative"),
-    (["--concurrency", "0"], 5, "concurrency must be positive"),
-    (["--timeout", "0"], 5, "timeout_s must be positive"),
+    (["--concurrency", "0"], 2, "must be 1 or more"),
+    (["--timeout", "0"], 2, "seconds above 0"),
     (["--output-tokens", "0"], 5, "must be larger than the output per call"),
     (["--max-calls", "0"], 4, "more than --max-calls 0"),
     (["--arg", "nope"], 5, "--arg takes NAME=VALUE"),

@@ -198,3 +198,13 @@ def test_deadline_stops_new_requests() -> None:
     elapsed = time.monotonic() - start
     assert 2 <= provider.calls <= 4 and elapsed < 1.0
     assert any(isinstance(r, BudgetExceeded) and "deadline" in r.message for r in results)
+
+
+@pytest.mark.parametrize("limits", [{"max_calls": -1}, {"max_tokens": -5}, {"max_usd": -0.01},
+                                    {"max_usd": float("nan")}, {"deadline_s": 0}, {"deadline_s": float("nan")}])
+def test_a_limit_that_could_not_be_meant_is_a_config_error(limits: dict[str, Any]) -> None:
+    from lambda_rlm.errors import ConfigError
+    from lambda_rlm.runtime import Config
+
+    with pytest.raises(ConfigError, match=next(iter(limits))):
+        Config(**limits)
