@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm import local
+from lambda_rlm import local, model_files
 from lambda_rlm.errors import ConfigError
 from lambda_rlm.runtime import Config, run
 
@@ -100,8 +100,8 @@ def test_a_verified_file_is_not_hashed_again(
     def forbidden(*args: object) -> None:
         raise AssertionError("hashed or joined again")
 
-    monkeypatch.setattr(local, "_digest", forbidden)
-    monkeypatch.setattr(local, "_join", forbidden)
+    monkeypatch.setattr(model_files, "_digest", forbidden)
+    monkeypatch.setattr(model_files, "_join", forbidden)
     assert local.ensure_model_file(spec, tmp_path).stat().st_size == spec.size
 
 
