@@ -44,6 +44,17 @@ def is_json_type(type_: t.Type) -> bool:
     return False
 
 
+def fails_only_when_blank(type_: t.Type) -> bool:
+    """Whether every reply that is not blank decodes to this type (Text, Option Text): a re-ask of
+    such a leaf shows no bad reply, so the bound keeps no room for one."""
+    match type_:
+        case t.TCon("Text"):
+            return True
+        case t.TCon("Option", (inner,)):
+            return not is_json_type(inner) and fails_only_when_blank(inner)
+    return False
+
+
 def instruction(type_: t.Type) -> str:
     """The system message for leaves of this type: a constant per type, so prefixes are shared."""
     return f"{_PREAMBLE} {_format(type_)}"

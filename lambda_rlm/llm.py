@@ -245,11 +245,12 @@ class Oracle:
                     ) from None
                 self.budget.count("reasks")
                 self._emit("reask", key, error=str(err), reask=reask + 1)
-                # Only the latest bad reply is shown again, so a re-ask's prompt is bounded by
-                # the original, one reply and one correction (the static bound keeps that room).
+                # Only the latest bad reply is shown again, stripped, so a re-ask's prompt is
+                # bounded by the original, one reply and one correction (the static bound keeps
+                # that room; a Text leaf fails only on a blank reply, which shows as nothing).
                 messages = [
                     *request.message_dicts(),
-                    {"role": "assistant", "content": reply.text},
+                    {"role": "assistant", "content": reply.text.strip()},
                     {"role": "user", "content": decode.reask(err, request.result_type)},
                 ]
                 continue

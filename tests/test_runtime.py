@@ -166,3 +166,25 @@ def test_no_example_exceeds_its_bound(tmp_path: Path, name: str, tokens: int) ->
     assert provider.calls == result.calls <= result.bound.calls
     if tokens > 1_000 and name != "summarise":
         assert result.calls > result.bound.calls // 2  # the bound is tight, not just safe
+
+
+@pytest.mark.parametrize(("leaf", "bad", "good"), [
+    ("llm \"Sum up: {c}\"", "  \n\t ", "fine"),  # Text: only a blank reply fails, and shows as nothing
+    ("(llm \"Count the words: {c}\" : Int)", "many " * 400, "3"),  # the bad reply is shown, up to the cap
+])
+def test_a_re_asked_leaf_stays_within_the_prompt_bound(tmp_path: Path, leaf: str, bad: str, good: str) -> None:
+    from lambda_rlm.llm import MESSAGE_OVERHEAD_TOKENS
+    from lambda_rlm.tokens import cl100k
+
+    def first_bad(messages: list[dict[str, Any]]) -> str:
+        return good if len(messages) > 2 else bad  # a re-ask carries the bad reply and a correction
+
+    provider = ScriptedProvider(script=first_bad)
+    program = f"def main (doc : Text) : List _ = map (\\c -> {leaf}) (split doc tau)"
+    with registered(lrtest=provider):
+        result = within_bound(run(program.replace("List _", "List Text" if "Int" not in leaf else "List Int"),
+                                  filler(6_000), config(tmp_path, window=2048, output_tokens=300)))
+    count = cl100k().count
+    sent = [sum(count(str(m["content"])) + MESSAGE_OVERHEAD_TOKENS for m in s.messages) for s in provider.sent]
+    assert len(sent) == 2 * len(result.value) and result.value[0] == (good if "Int" not in leaf else 3)
+    assert max(sent) <= result.bound.max_prompt_tokens  # the re-asks, the largest prompts, included
