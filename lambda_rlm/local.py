@@ -82,15 +82,19 @@ class Engine:
         max_tokens: int | None,
         temperature: float,
         cancelled: threading.Event | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """llama.cpp's OpenAI-shaped chat completion (blocking; one call at a time)."""
+        """llama.cpp's OpenAI-shaped chat completion (blocking; one call at a time). With a JSON
+        `schema`, llama.cpp samples through a grammar made from it, so the reply is JSON of that
+        shape (unless it is cut off by `max_tokens`)."""
         with self._lock:
             if cancelled is not None and cancelled.is_set():
                 raise _Cancelled
             llm = self._load(model_spec(model))
+            shape = {"response_format": {"type": "json_object", "schema": schema}} if schema else {}
             try:
                 reply: dict[str, Any] = llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=temperature
+                    messages=messages, max_tokens=max_tokens, temperature=temperature, **shape
                 )
             except ValueError as err:
                 if "exceed context window" in str(err):
@@ -119,9 +123,9 @@ def _closed_at_exit(llama: Any) -> Any:
 
 
 def _litellm() -> Any:
-    # As in lambda_rlm.llm: the bundled cost map keeps litellm's first import off the network.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    return importlib.import_module("litellm")
+    from .backend import import_litellm  # the bundled cost map keeps litellm's first import off the network
+
+    return import_litellm()
 
 
 @functools.cache
@@ -142,10 +146,12 @@ def _handler_class() -> type[Any]:
             usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         )
 
-    def arguments(kwargs: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int | None, float]:
+    def arguments(kwargs: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int | None, float, Any]:
         params = kwargs.get("optional_params") or {}
         max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
-        return kwargs["model"], list(kwargs["messages"]), max_tokens, float(params.get("temperature") or 0.0)
+        shape = params.get("response_format") or {}  # OpenAI's {"type": "json_schema", "json_schema": {...}}
+        schema = (shape.get("json_schema") or {}).get("schema") if shape.get("type") == "json_schema" else None
+        return kwargs["model"], list(kwargs["messages"]), max_tokens, float(params.get("temperature") or 0.0), schema
 
     def too_long(model: str, err: _TooLong) -> Exception:
         return ContextWindowExceededError(str(err), model=model, llm_provider=PREFIX)
@@ -158,18 +164,18 @@ def _handler_class() -> type[Any]:
             self.engine = engine or Engine()
 
         def completion(self, *args: Any, **kwargs: Any) -> Any:
-            model, messages, max_tokens, temperature = arguments(kwargs)
+            model, messages, max_tokens, temperature, schema = arguments(kwargs)
             try:
-                return respond(model, self.engine.chat(model, messages, max_tokens, temperature))
+                return respond(model, self.engine.chat(model, messages, max_tokens, temperature, schema=schema))
             except _TooLong as err:
                 raise too_long(model, err) from None
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            model, messages, max_tokens, temperature = arguments(kwargs)
+            model, messages, max_tokens, temperature, schema = arguments(kwargs)
             cancelled = threading.Event()  # a request still queued on the lock is then skipped
             chat = self.engine.chat
             try:
-                reply = await asyncio.to_thread(chat, model, messages, max_tokens, temperature, cancelled)
+                reply = await asyncio.to_thread(chat, model, messages, max_tokens, temperature, cancelled, schema)
             except asyncio.CancelledError:
                 cancelled.set()
                 raise
@@ -203,9 +209,10 @@ def register(*models: str) -> None:
         entry: Any = {"provider": PREFIX, "custom_handler": handler()}
         litellm.custom_provider_map = [*litellm.custom_provider_map, entry]
     for spec in MODELS.values():
-        if spec.model not in litellm.model_cost:  # priced at 0, and no JSON-schema mode
+        if spec.model not in litellm.model_cost:  # priced at 0; JSON leaves get llama.cpp's grammar
             limit = context_window(spec)
-            info = {"max_input_tokens": limit, "max_output_tokens": limit, "max_tokens": limit}
+            info = {"max_input_tokens": limit, "max_output_tokens": limit, "max_tokens": limit,
+                    "supports_response_schema": True}
             zero = dict.fromkeys(_PRICES, 0.0)
             litellm.register_model({spec.model: {"litellm_provider": PREFIX, "mode": "chat", **info, **zero}})
     for model in models:

@@ -4,9 +4,13 @@ Markers: `slow` (builds a wheel, makes a virtualenv, large inputs) and `model` (
 embedded local model). Quick loop: `pytest -q -m "not slow"`.
 """
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Whatever test module imports litellm first, it must read the bundled price table, not the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm import local, model_files
+from lambda_rlm import decode, local, model_files
+from lambda_rlm import types as t
 from lambda_rlm.errors import ConfigError
 from lambda_rlm.runtime import Config, run
 
@@ -243,9 +244,9 @@ def test_the_tokenizer_agrees_with_llama_and_with_itself() -> None:
 @pytest.mark.model
 @needs_model
 def test_litellm_serves_the_local_model_without_blocking_the_loop() -> None:
+    local.register(local.SMALL_MODEL)  # imports litellm offline first
     import litellm
 
-    local.register(local.SMALL_MODEL)
     local.register(local.SMALL_MODEL)
     assert [i["provider"] for i in litellm.custom_provider_map].count("local") == 1
     messages = [
@@ -348,6 +349,28 @@ def test_search_finds_a_planted_fact_with_the_small_model(tmp_path: Path) -> Non
     assert result.cost_usd == 0.0 and result.prompt_tokens > config.tokenizer.count(document)
     again = run(program, document, config, question=QUESTION)
     assert again.value == result.value and again.calls == 0 and again.cache_hits == result.calls
+
+
+POEM = [{"role": "user", "content": "Write a short poem about the sea."}]
+
+
+@pytest.mark.model
+@needs_model
+def test_json_leaves_are_sampled_through_llamas_grammar() -> None:
+    """A JSON leaf's schema reaches llama.cpp through litellm, which then can only write that JSON."""
+    local.register(local.SMALL_MODEL)  # imports litellm offline first
+    import litellm
+
+    record = t.TRecord.of({"lines": t.INT, "topic": t.TEXT})
+    assert litellm.supports_response_schema(model=local.SMALL_MODEL)  # so the runtime sends the schema
+    shape = decode.response_format(record)
+    reply = litellm.completion(model=local.SMALL_MODEL, messages=POEM, max_tokens=64, response_format=shape)
+    value = decode.decode(reply.choices[0].message.content, record)
+    assert isinstance(value["lines"], int) and isinstance(value["topic"], str)
+    # Asked the same without the schema, the model writes the poem.
+    prose = local.handler().engine.chat(local.SMALL_MODEL, POEM, 64, 0.0)["choices"][0]["message"]["content"]
+    with pytest.raises(decode.DecodeError):
+        decode.decode(prose, record)
 
 
 def _default_model_missing() -> bool:
