@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .runtime import Config, Result
 
 NEUTRAL = 50  # the confidence of a candidate whose leaves stated none (0–100 scale)
+SINGLE_PLAN = 1  # the id of the candidate that is the plan `ask` would run on its own
 MIN_TAU = 256  # leaf caps are halved down to this; smaller chunks rarely hold a fact with its context
 VARIANTS_PACKAGE = "lambda_rlm.combinators.plans.variants"
 HOLE_VARIANT = "hole"
@@ -204,8 +205,10 @@ class Verdict:
 def choose(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Verdict:
     """The selection rule: group the successful candidates by normalised answer, leaving abstentions
     out unless every one abstains; rank groups lexicographically by (1) size — self-consistency,
-    (2) mean stated confidence, NEUTRAL for none stated, (3) shorter mean reasoning, (4) the
-    smaller first candidate id; the winner is the first candidate of the best group."""
+    (2) mean stated confidence, NEUTRAL for none stated, (3) holding the single plan (candidate 1),
+    (4) shorter mean reasoning, (5) the smaller first candidate id; the winner is the first
+    candidate of the best group. So only more agreement or more stated confidence overrules the
+    single plan; reasoning length decides among the other answers."""
     ok = [o for o in outcomes if o.error is None]
     if not ok:
         raise ValueError("no candidate gave an answer")
@@ -223,8 +226,12 @@ def choose(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Verdict:
     return Verdict(best[0].candidate.id, why, {k: len(g) for k, g in groups.items()})
 
 
-def _rank(group: list[Outcome]) -> tuple[float, float, float, int]:
-    return (-len(group), -_confidence(group), _reasoning(group), group[0].candidate.id)
+def _rank(group: list[Outcome]) -> tuple[float, float, bool, float, int]:
+    return (-len(group), -_confidence(group), not _has_plan(group), _reasoning(group), group[0].candidate.id)
+
+
+def _has_plan(group: list[Outcome]) -> bool:
+    return any(o.candidate.id == SINGLE_PLAN for o in group)
 
 
 def _confidence(group: list[Outcome]) -> float:
@@ -241,6 +248,8 @@ def _decided(best: list[Outcome], runner: list[Outcome]) -> str:
         return f"the next group has {len(runner)}"
     if _confidence(best) != _confidence(runner):
         return f"tied on agreement; higher mean confidence {_confidence(best):.0f} vs {_confidence(runner):.0f}"
+    if _has_plan(best):
+        return "tied on agreement and confidence; the single plan's answer stands"
     if _reasoning(best) != _reasoning(runner):
         return (f"tied on agreement and confidence; shorter reasoning {_reasoning(best):.0f} vs "
                 f"{_reasoning(runner):.0f} tokens")

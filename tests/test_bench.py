@@ -207,3 +207,15 @@ def test_end_to_end_on_the_built_in_tasks(tmp_path: Path) -> None:
         assert task in out
         score = {g["baseline"]: g["score"] for g in groups if g["task"] == task}
         assert score["plan"] >= score["direct"], (task, score)
+
+
+def test_search4_is_never_worse_than_the_single_plan_on_pairs(tmp_path: Path) -> None:
+    """Regression: the reasoning-length signal once let a τ/2 candidate that lost a record cut at a
+    chunk boundary outvote the plan on pairs (one pair list shorter, so fewer tokens written)."""
+    code, _, err = run_cli(tmp_path, "--task", "pairs", "--lengths", "8k", "--n", "5", "--model", "reference/32k",
+                           "--baseline", "plan,search4")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    score = {(r["id"], r["baseline"]): r["score"] for r in rows}
+    assert len(score) == 10 and all(r["error"] is None for r in rows)
+    assert all(score[(i, "search4")] >= score[(i, "plan")] == 1.0 for i, _ in score)

@@ -55,10 +55,15 @@ RULE_TABLE = [
     ([("A", 40, 10), ("B", 90, 10)], 2, "higher mean confidence 90 vs 40"),
     ([("A", None, 10), ("B", NEUTRAL - 1, 1)], 1, "higher mean confidence 50 vs 49"),
     ([("A", 80, 10), ("A", 20, 10), ("B", 60, 10), ("B", 60, 10)], 3, "higher mean confidence 60 vs 50"),
-    # then the shorter reasoning (a reader that wrote more struggled more; README, "Program search")
-    ([("A", None, 30), ("B", None, 12)], 2, "shorter reasoning 12 vs 30 tokens"),
-    # then the earlier candidate (the single plan is candidate 1)
-    ([("A", 70, 10), ("B", 70, 10), ("C", 70, 10)], 1, "the earlier candidate wins"),
+    # then the single plan's answer (candidate 1) stands: only agreement or confidence overrule it
+    ([("A", None, 30), ("B", None, 12)], 1, "the single plan's answer stands"),
+    ([("A", None, 30), ("B", None, 12), ("B", None, 12), ("A", None, 30)], 1, "the single plan's answer stands"),
+    # then, among the others, the shorter reasoning (a reader that wrote more struggled more)
+    ([("NONE", None, 1), ("A", None, 30), ("B", None, 12)], 3, "shorter reasoning 12 vs 30 tokens"),
+    (["leaf error: no reply", ("A", None, 30), ("B", None, 12)], 3, "shorter reasoning 12 vs 30 tokens"),
+    # then the earlier candidate
+    ([("A", 70, 10), ("B", 70, 10), ("C", 70, 10)], 1, "the single plan's answer stands"),
+    (["leaf error: no reply", ("B", 70, 10), ("C", 70, 10)], 2, "the earlier candidate wins"),
     # answers are compared normalised: case, spaces, edge punctuation, a leading article
     ([("Dock", None, 1), ("The  Harbour.", None, 9), ("harbour", None, 9)], 2, "2 of 3"),
     # a failed candidate does not vote
