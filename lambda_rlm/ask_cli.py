@@ -9,9 +9,10 @@ chooses among them (lambda_rlm/search.py). The model and budget options are `run
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
+
+from .backend import run_sync
 
 EXIT_OK = 0
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     config = cli.config_from(args, **overrides)
     show_progress = not args.quiet and not args.json
     with cli.progress(show_progress and not args.dry_run) as listener:
-        choice = asyncio.run(achoose(args.question, document, config, args.task, on_event=listener,
+        choice = run_sync(achoose(args.question, document, config, args.task, on_event=listener,
                                      use_model=not args.dry_run))
     if getattr(args, "search", None):
         return _search(args, choice, document, show_progress)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
-        answer = asyncio.run(arun_choice(choice, args.question, document, listener))
+        answer = run_sync(arun_choice(choice, args.question, document, listener))
     if args.json:
         from .values import to_json
 
@@ -93,7 +94,7 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
-        found = asyncio.run(arun_search(choice, cands, args.question, document, listener))
+        found = run_sync(arun_search(choice, cands, args.question, document, listener))
     if args.explain:
         print(explain_outcomes(found), flush=True)
     if args.json:

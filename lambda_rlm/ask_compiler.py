@@ -10,7 +10,6 @@ which would shadow the function `lambda_rlm.ask` that the package exports lazily
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+from .backend import run_sync
 from .errors import ConfigError, CostError, LeafError
 
 if TYPE_CHECKING:
@@ -369,7 +369,7 @@ def ask(question: str, document: str, config: Config | None = None, task: str | 
         on_event: Listener | None = None, *, model: str | None = None, direct: bool | None = None,
         search: int | None = None) -> AskResult:
     """The sync form of `aask`."""
-    return asyncio.run(aask(question, document, config, task, on_event, model=model, direct=direct, search=search))
+    return run_sync(aask(question, document, config, task, on_event, model=model, direct=direct, search=search))
 
 
 def explain(choice: Choice) -> str:

@@ -9,14 +9,18 @@ litellm here, through `providers`, when a backend is made for them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import importlib
 import json
 import os
 import re
+import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import providers
 from .errors import ConfigError, LambdaError, LeafError
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from .llm import LLMConfig
 
 ROUTER_SUFFIXES = (".yaml", ".yml", ".json")
+T = TypeVar("T")
 
 
 class CallTimeout(Exception):
@@ -38,6 +43,31 @@ def import_litellm() -> Any:
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banners in our users' terminals
     return litellm
+
+
+async def settle() -> None:
+    """Let litellm finish the logging callbacks it queued during this event loop (at most 5 s).
+
+    litellm keeps one queue of callbacks for the process; those left when a loop ends are carried
+    to the next one with a warning, so every synchronous entry point settles before it returns.
+    """
+    worker = getattr(sys.modules.get("litellm.litellm_core_utils.logging_worker"), "GLOBAL_LOGGING_WORKER", None)
+    if worker is None:
+        return
+    with contextlib.suppress(Exception):  # logging is litellm's concern; never fail a finished run
+        await asyncio.wait_for(worker.flush(), timeout=5)
+
+
+def run_sync(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`, then settle litellm's logging before the loop closes."""
+
+    async def settled() -> T:
+        try:
+            return await work
+        finally:
+            await settle()
+
+    return asyncio.run(settled())
 
 
 def translate(err: BaseException, attempts: int, model: str, api_key: str | None) -> LambdaError:

@@ -10,13 +10,13 @@ ends) and `summary.json` to `--out`; `--plot FILE.png` draws score against lengt
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .backend import run_sync
 from .errors import ConfigError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
         raise ConfigError(f"cannot write to '{out}': {exc.strerror or exc}") from None
     with results, _Bar(not args.quiet and sys.stderr.isatty(), len(tasks) * len(args.lengths) * len(baselines)
                        * args.n) as bar:
-        report = asyncio.run(bench.arun_bench(tasks, args.lengths, args.n, args.seed, baselines, config,
+        report = run_sync(bench.arun_bench(tasks, args.lengths, args.n, args.seed, baselines, config,
                                               results, bar))
     command = ["lambda-rlm", *(sys.argv[1:] if argv is None else argv)]
     summary = bench.summary(report, config, command, args.seed, args.n)

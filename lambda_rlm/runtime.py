@@ -19,6 +19,7 @@ from typing import Any
 from . import providers
 from . import syntax as s
 from . import types as t
+from .backend import run_sync
 from .budget import Budget
 from .cost import Bound, CostModel
 from .errors import BudgetExceeded, ConfigError, LambdaError, NameError_
@@ -107,7 +108,7 @@ class Result:
 def run(program: Program | str | Path, context: str, config: Config | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
     """Run `program` on the document `context`; keyword arguments fill main's other inputs."""
-    return asyncio.run(arun(program, context, config=config, on_event=on_event, **inputs))
+    return run_sync(arun(program, context, config=config, on_event=on_event, **inputs))
 
 
 async def arun(program: Program | str | Path, context: str, config: Config | None = None,

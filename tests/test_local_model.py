@@ -393,3 +393,21 @@ def test_search_example_finds_a_planted_fact_with_the_default_model(
     result = run(repo_root / "examples" / "search.lam", document, config, question=QUESTION)
     assert "7342" in result.value
     assert 2 <= result.calls <= result.bound.calls
+
+
+@pytest.mark.model
+@needs_model
+def test_runs_one_after_another_leave_litellm_nothing_to_warn_about() -> None:
+    """Each `run` owns its event loop; litellm's logging callbacks queued in one are settled before
+    it closes, not carried into the next with a "LoggingWorker: event loop changed" warning."""
+    code = (
+        "import lambda_rlm\n"
+        f"c = lambda_rlm.Config(model={local.SMALL_MODEL!r}, window=4096, output_tokens=8, use_cache=False)\n"
+        "p = 'def main (doc : Text) : Text = llm \"One word about: {doc}\"'\n"
+        "for i in range(3):\n"
+        "    print(lambda_rlm.run(p, f'sea {i}', c).calls)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1", "1"]
+    assert "LoggingWorker" not in done.stderr and "WARNING" not in done.stderr, done.stderr
