@@ -172,10 +172,10 @@ def model_window(model: str) -> int | None:
     found = providers.find(model)
     if found is not None:
         return found.window(model)
-    if model.endswith((".yaml", ".yml", ".json")):
-        return None  # a Router config: its deployments may differ
-    from .backend import import_litellm
+    from .backend import ROUTER_SUFFIXES, import_litellm
 
+    if model.endswith(ROUTER_SUFFIXES):
+        return None  # a Router config: its deployments may differ
     try:
         info = import_litellm().get_model_info(model)
     except Exception:  # noqa: BLE001 - litellm raises on any model its table lacks

@@ -102,7 +102,7 @@ def plugin(tmp_path: Path, target: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "LAMBDA_RLM_CACHE_DIR": str(tmp_path / "cache")}
 
 
-def lambda_rlm(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def command(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lambda_rlm", *args], input=stdin, env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
@@ -111,7 +111,7 @@ def test_a_plug_in_provider_serves_its_prefix_with_its_window_and_concurrency(tm
     env = plugin(tmp_path, "shout_plugin:PROVIDER")
     (tmp_path / "first.lam").write_text(PROGRAM)
     doc = " ".join(f"word{i} filler text that pads the chunk out." for i in range(1500))
-    done = lambda_rlm(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", "--concurrency", "8",
+    done = command(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", "--concurrency", "8",
                       "--json", stdin=doc)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -125,13 +125,13 @@ def test_a_plug_in_provider_serves_its_prefix_with_its_window_and_concurrency(tm
 def test_a_plug_in_that_is_not_a_provider_is_a_clear_error(tmp_path: Path) -> None:
     env = plugin(tmp_path, "shout_plugin:NOT_A_PROVIDER")
     (tmp_path / "first.lam").write_text(PROGRAM)
-    done = lambda_rlm(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", stdin="some text")
+    done = command(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", stdin="some text")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "shout_plugin:NOT_A_PROVIDER is not a lambda_rlm.providers.Provider" in done.stderr
 
 
 def test_a_plug_in_that_does_not_load_is_a_clear_error(tmp_path: Path) -> None:
     env = plugin(tmp_path, "no_such_module:PROVIDER")
-    done = lambda_rlm(env, "ask", "What is it?", "-", "--model", "shout/any", "--dry-run", stdin="some text")
+    done = command(env, "ask", "What is it?", "-", "--model", "shout/any", "--dry-run", stdin="some text")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "the provider of 'shout/...' models (no_such_module:PROVIDER) cannot be loaded" in done.stderr
