@@ -13,13 +13,12 @@ import json
 from typing import Any
 
 from .backend import run_sync
-
-EXIT_OK = 0
+from .errors import EXIT_OK
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `ask` on the subparsers of the main command line."""
-    from . import cli
+    from . import cli_options as cli
     from .ask_compiler import TASKS
 
     p: argparse.ArgumentParser = sub.add_parser(
@@ -33,13 +32,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
     p.add_argument("--search", type=cli.positive, default=None, metavar="K",
                    help="program search: run K candidate programs and choose the answer they agree on")
-    cli._run_options(p)
+    cli.run_options(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Run `ask` for parsed arguments; raises the project's errors (the caller maps them to exit codes)."""
-    from . import cli
+    from . import cli_options as cli
     from .ask_compiler import achoose, arun_choice, explain, model_window
     from .runtime import DEFAULT_MODEL
 
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool) -> int:
     """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
-    from . import cli
+    from . import cli_options as cli
     from .ask_compiler import explain
     from .search import arun_search, candidates, explain_candidates, explain_outcomes
     from .values import show, to_json

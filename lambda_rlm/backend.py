@@ -19,17 +19,47 @@ import re
 import sys
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from . import providers
 from .errors import ConfigError, LambdaError, LeafError
 
-if TYPE_CHECKING:
-    from .llm import LLMConfig
-
 ROUTER_SUFFIXES = (".yaml", ".yml", ".json")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    """How leaves reach a model. `model` is a litellm model string or a Router config path.
+
+    With `api_base` and no key, `openai/…` models get a placeholder key, since local
+    OpenAI-compatible servers want none but the OpenAI client insists on one.
+    """
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float = 0.0
+    max_output_tokens: int = 512
+    timeout_s: float = 60.0
+    max_attempts: int = 8
+    reasks: int = 4
+    concurrency: int = 8
+    cache_dir: str | None = None
+    use_cache: bool = True
+    retry_wait_s: float = 0.5
+    max_wait_s: float = 30.0  # cap on one wait, Retry-After included
+    structured_output: bool | None = None  # None: ask litellm.supports_response_schema
+
+    def __post_init__(self) -> None:
+        positive = ("max_output_tokens", "timeout_s", "max_attempts", "concurrency")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"LLMConfig.{name} must be positive, not {getattr(self, name)}")
+        if self.reasks < 0:
+            raise ConfigError(f"LLMConfig.reasks must be 0 or more, not {self.reasks}")
 
 
 class CallTimeout(Exception):

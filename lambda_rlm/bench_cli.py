@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .backend import run_sync
-from .errors import ConfigError
+from .errors import EXIT_OK, EXIT_USAGE, ConfigError
 
-EXIT_OK, EXIT_USAGE = 0, 2
 PLOT_INSTALL = "pip install 'lambda-rlm[plot]'  (or: pip install matplotlib==3.11.2)"
 
 
 def _lengths(text: str) -> list[int]:
-    from .cli import _tokens
+    from .cli_options import tokens as _tokens
 
     values = [_tokens(part) for part in text.split(",") if part.strip()]
     if not values or min(values) < 1:
@@ -34,7 +33,9 @@ def _lengths(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .cli import _tokens, _window, cache_options, positive, positive_seconds
+    from .cli_options import cache_options, positive, positive_seconds
+    from .cli_options import tokens as _tokens
+    from .cli_options import window as _window
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",

@@ -15,21 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .errors import BudgetExceeded
+from .errors import BudgetRefusal as BudgetRefusal  # defined with the other errors; re-exported here
 
 # Float sums of dollar figures drift; a reservation that lands within this of the limit fits.
 _USD_SLACK = 1e-12
-
-
-class BudgetRefusal(BudgetExceeded):
-    """A reservation refused because it would pass `limit`; carries the figures for traces."""
-
-    def __init__(self, limit: str, used: float, asked: float, allowed: float, message: str) -> None:
-        super().__init__(message)
-        self.limit = limit
-        self.used = used
-        self.asked = asked
-        self.allowed = allowed
 
 
 @dataclass(frozen=True, slots=True)

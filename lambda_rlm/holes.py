@@ -16,14 +16,24 @@ for the static bound (cost.py) and for the check of a written body (expand.py):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import absdomain as a
 from . import syntax as s
 from . import types as t
 
-if TYPE_CHECKING:
-    from .cost import CostModel
+
+class HoleLimits(Protocol):
+    """The run's limits that size a hole (`cost.CostModel` has them; this module needs nothing else of it)."""
+
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def hole_calls(self) -> int: ...
+    @property
+    def hole_reasks(self) -> int: ...
+    @property
+    def max_hole_depth(self) -> int: ...
 
 # A rejected body's diagnostic is quoted back to the writer cut to this many bytes (so tokens).
 DIAGNOSTIC_BYTES = 600
@@ -40,12 +50,12 @@ Example, for a hole `?gist : Text` that may use `doc : Text`:
 let head = peek doc 0 400 in llm "Summarise in one sentence:\\n{head}"'''
 
 
-def writer_calls(model: CostModel) -> int:
+def writer_calls(model: HoleLimits) -> int:
     """The writer's calls for one hole: one ask and one re-ask per rejected body."""
     return 1 + model.hole_reasks
 
 
-def body_calls(model: CostModel, depth: int) -> int:
+def body_calls(model: HoleLimits, depth: int) -> int:
     """B(depth): the calls a body written at `depth` may make, one nested hole's allowance included."""
     calls = model.hole_calls
     for _ in range(depth, model.max_hole_depth):
@@ -53,12 +63,12 @@ def body_calls(model: CostModel, depth: int) -> int:
     return calls
 
 
-def allowance(model: CostModel, depth: int) -> int:
+def allowance(model: HoleLimits, depth: int) -> int:
     """What one evaluation of a hole at `depth` may cost in calls: its writer and its body."""
     return writer_calls(model) + body_calls(model, depth)
 
 
-def reach(model: CostModel, depth: int, visible: Iterable[a.AValue]) -> int | None:
+def reach(model: HoleLimits, depth: int, visible: Iterable[a.AValue]) -> int | None:
     """The largest text (and list) a hole's value may hold (None: unbounded): (2 + max_depth − depth)
     times the larger of one model reply and the largest value it may use, so that at every level
     a body can wrap its nested hole's value in some text of its own."""
@@ -119,7 +129,7 @@ def _le(n: int | None, m: int | None) -> bool:
 
 
 def writer_prompt(hole: s.Hole, hole_type: t.Type, scope: Mapping[str, t.Scheme], signatures: Iterable[str],
-                  depth: int, model: CostModel) -> str:
+                  depth: int, model: HoleLimits) -> str:
     """What the model is asked for a hole: its name, type and names, the library, the syntax, the limits."""
     names = [f"  {n} : {t.show(sc.type)}" for n, sc in scope.items()] or ["  (none)"]
     nested = (f"A further hole `?other_name : Type` (a concrete data type) is written by the model later; "

@@ -18,7 +18,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import tenacity
@@ -26,9 +26,10 @@ import tenacity
 from . import decode, values
 from . import types as t
 from .backend import Backend, CallTimeout, from_provider, is_transient, retry_after, scrub, status, translate, unpack
+from .backend import LLMConfig as LLMConfig  # its home is the litellm boundary; re-exported
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
-from .errors import ConfigError, LambdaError, LeafError
+from .errors import LambdaError, LeafError
 
 PROMPT_VERSION = "1"  # bump when decode's instructions change, so old cache entries stop matching
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -40,38 +41,6 @@ Count = Callable[[str], int]
 def estimate_tokens(text: str) -> int:
     """A cheap upper-leaning token estimate: one token per three bytes of UTF-8."""
     return len(text.encode()) // 3 + 1
-
-
-@dataclass(frozen=True, slots=True)
-class LLMConfig:
-    """How leaves reach a model. `model` is a litellm model string or a Router config path.
-
-    With `api_base` and no key, `openai/…` models get a placeholder key, since local
-    OpenAI-compatible servers want none but the OpenAI client insists on one.
-    """
-
-    model: str
-    api_base: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    temperature: float = 0.0
-    max_output_tokens: int = 512
-    timeout_s: float = 60.0
-    max_attempts: int = 8
-    reasks: int = 4
-    concurrency: int = 8
-    cache_dir: str | None = None
-    use_cache: bool = True
-    retry_wait_s: float = 0.5
-    max_wait_s: float = 30.0  # cap on one wait, Retry-After included
-    structured_output: bool | None = None  # None: ask litellm.supports_response_schema
-
-    def __post_init__(self) -> None:
-        positive = ("max_output_tokens", "timeout_s", "max_attempts", "concurrency")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"LLMConfig.{name} must be positive, not {getattr(self, name)}")
-        if self.reasks < 0:
-            raise ConfigError(f"LLMConfig.reasks must be 0 or more, not {self.reasks}")
 
 
 Param = str | int | float | bool | None

@@ -11,7 +11,7 @@ from . import partition
 from . import syntax as s
 from . import types as t
 from .cost import Analyser, Bound, CostModel, check_window
-from .errors import ImportError_, NameError_, TerminationError, TypeError_
+from .errors import ModuleImportError, TerminationError, TypeCheckError, UnboundNameError
 from .parser import parse_module, parse_signature
 from .registry import Library, standard_library
 from .source import Span
@@ -82,7 +82,7 @@ class Program:
 def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dict[str, int],
           values: dict[str, object]) -> Bound:
     if program.main is None:
-        raise NameError_("the program has no 'main' definition to bound", None,
+        raise UnboundNameError("the program has no 'main' definition to bound", None,
                          ["define `def main (doc : Text) … = …`"])
     ty = program.typing
     an = Analyser(model, ty.leaf_types, program.library.combinators, ty.hole_types, ty.hole_scopes)
@@ -138,7 +138,7 @@ def _read(source: str | Path, name: str | None) -> tuple[str, str, Path | None]:
         try:
             return path.read_text(encoding="utf-8"), name or str(source), path.parent
         except (OSError, UnicodeDecodeError) as exc:
-            raise ImportError_(f"cannot read program file '{source}': {exc}") from None
+            raise ModuleImportError(f"cannot read program file '{source}': {exc}") from None
     return source, name or "<string>", None
 
 
@@ -148,7 +148,7 @@ def _load_library_module(mod: str, library: Library, out: list[tuple[s.Def, str]
     if key in seen:
         return
     if mod not in library.modules:
-        raise ImportError_(f"no library module named '{mod}'", span,
+        raise ModuleImportError(f"no library module named '{mod}'", span,
                            [f"library modules: {', '.join(sorted(library.modules))}"])
     seen.add(key)
     text, path = library.modules[mod]
@@ -164,11 +164,11 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
             _load_library_module(imp.target, library, out, seen, chain, imp.span)
             continue
         if "\x00" in imp.target:
-            raise ImportError_("an import path cannot contain a NUL character", imp.span)
+            raise ModuleImportError("an import path cannot contain a NUL character", imp.span)
         path = ((base or Path.cwd()) / imp.target).resolve()
         key = str(path)
         if key in chain:
-            raise ImportError_(f"'{imp.target}' imports itself (through {' → '.join(chain[1:] + (key,))})",
+            raise ModuleImportError(f"'{imp.target}' imports itself (through {' → '.join(chain[1:] + (key,))})",
                                imp.span)
         if key in seen:
             continue
@@ -176,7 +176,7 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise ImportError_(f"cannot read '{imp.target}': {exc.__class__.__name__}", imp.span) from None
+            raise ModuleImportError(f"cannot read '{imp.target}': {exc.__class__.__name__}", imp.span) from None
         sub = parse_module(text, str(path))
         _load_imports(sub, path.parent, library, out, seen, (*chain, key))
         out.extend((d, str(path)) for d in sub.defs)
@@ -186,10 +186,10 @@ def _check_names(loaded: list[tuple[s.Def, str]], library: Library) -> list[s.De
     first: dict[str, s.Def] = {}
     for d, _ in loaded:
         if d.name in library.combinators:
-            raise NameError_(f"'{d.name}' is already a combinator of the library", d.span,
+            raise UnboundNameError(f"'{d.name}' is already a combinator of the library", d.span,
                              ["choose another name"])
         if d.name in first:
-            raise NameError_(f"'{d.name}' is defined twice", d.span,
+            raise UnboundNameError(f"'{d.name}' is defined twice", d.span,
                              [f"first defined at {first[d.name].span.location()}"])
         first[d.name] = d
     return [d for d, _ in loaded]
@@ -279,17 +279,17 @@ def _check_main(program: Program) -> None:
     scheme = program.typing.schemes["main"]
     params, result = t.arrows(scheme.type)
     if not main.params:
-        raise TypeError_("'main' takes the document as its first parameter", main.span,
+        raise TypeCheckError("'main' takes the document as its first parameter", main.span,
                          ["write `def main (doc : Text) … = …`"])
     for p, ty in zip(main.params, params, strict=False):
         if not _is_input(ty):
-            raise TypeError_(f"the input '{p.name}' of main has type {t.show(ty)}; inputs are {INPUT_TYPES}",
+            raise TypeCheckError(f"the input '{p.name}' of main has type {t.show(ty)}; inputs are {INPUT_TYPES}",
                              p.span)
     if params[0] != t.TEXT and not isinstance(params[0], t.TVar):
-        raise TypeError_(f"the first input of main is the document and must be Text, not {t.show(params[0])}",
+        raise TypeCheckError(f"the first input of main is the document and must be Text, not {t.show(params[0])}",
                          main.params[0].span)
     if set(t.free_vars(result)) or isinstance(result, t.TFun):
-        raise TypeError_(f"main returns {t.show(result)}, which is not a value that can be printed",
+        raise TypeCheckError(f"main returns {t.show(result)}, which is not a value that can be printed",
                          main.span, ["annotate main's result type"])
 
 

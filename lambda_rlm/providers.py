@@ -2,7 +2,7 @@
 
 A remote model (`openai/...`, `ollama/...`) needs nothing from us: litellm knows how to reach it
 and usually its window. A model served in this process (the embedded `local/...` model, the
-benchmarks' `reference/...` model, or a plug-in) must be registered with litellm before its first
+benchmarks' `reference/...` model, or another plug-in) must be registered with litellm before its first
 request, and may have a window, a tokenizer or a concurrency limit of its own. Each such prefix
 has a `Provider`: the built-in ones below, and plug-ins under the entry-point group
 `lambda_rlm.providers`, named by their prefix, whose object is a `Provider`:
@@ -27,10 +27,9 @@ from typing import Any
 from .errors import ConfigError
 
 GROUP = "lambda_rlm.providers"
-BUILT_IN = {
-    "local": "lambda_rlm.local:PROVIDER",
-    "reference": "lambda_rlm.tasks.reference:PROVIDER",
-}
+# Only the embedded model is built in; the benchmarks' `reference` model is this project's own
+# plug-in (pyproject.toml), so nothing below the benchmark package names it.
+BUILT_IN = {"local": "lambda_rlm.local:PROVIDER"}
 
 
 @dataclass(frozen=True)

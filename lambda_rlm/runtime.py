@@ -22,7 +22,7 @@ from . import types as t
 from .backend import run_sync
 from .budget import Budget
 from .cost import Bound, CostModel
-from .errors import BudgetExceeded, ConfigError, LambdaError, NameError_
+from .errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
 from .evaluator import Context, Evaluator
 from .expand import Expander, charge, tagged
 from .local import DEFAULT_MODEL as DEFAULT_MODEL
@@ -72,7 +72,7 @@ class Config:
                               f"({self.output_tokens} tokens)")
 
     def llm_config(self) -> Any:
-        from .llm import LLMConfig
+        from .backend import LLMConfig
 
         return LLMConfig(
             model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
@@ -114,12 +114,12 @@ def run(program: Program | str | Path, context: str, config: Config | None = Non
 async def arun(program: Program | str | Path, context: str, config: Config | None = None,
                on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
     """The async form of `run`."""
-    config = fit_to_model(config or Config())
     prog = program if isinstance(program, Program) else compile(program)
     if prog.main is None:
-        raise NameError_("the program has no 'main' definition to run")
+        raise UnboundNameError("the program has no 'main' definition to run")
+    args = _inputs(prog, context, inputs)  # the user's own mistakes first, before the model is looked up
+    config = fit_to_model(config or Config())
     tokenizer = config.tokenizer or default_tokenizer(config.model)
-    args = _inputs(prog, context, inputs)
     bound = plan(prog, config, tokenizer, args)
     _refuse_over_budget(bound, config)
 

@@ -20,7 +20,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from .ask_compiler import DIRECT, AskResult, Choice, compile_plan
-from .errors import BudgetExceeded, CostError, LambdaError
+from .errors import BudgetExceeded, CostError, LambdaError, SearchCutOff
 
 if TYPE_CHECKING:
     from .cost import Bound
@@ -284,14 +284,6 @@ class SearchResult(AskResult):
     def calls(self) -> int:
         """Model calls made by every candidate, the menu call included."""
         return sum(o.calls for o in self.outcomes) + (self.classifier.calls if self.classifier else 0)
-
-
-class SearchCutOff(BudgetExceeded):
-    """A budget (dollars, deadline, tokens) ended the search; `outcomes` keeps the finished candidates."""
-
-    def __init__(self, message: str, outcomes: tuple[Outcome, ...], notes: list[str]) -> None:
-        super().__init__(message, notes=notes)
-        self.outcomes = outcomes
 
 
 class _Meter:

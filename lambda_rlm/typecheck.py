@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import syntax as s
 from . import types as t
-from .errors import NameError_, TypeError_, did_you_mean
+from .errors import TypeCheckError, UnboundNameError, did_you_mean
 from .source import Span
 
 _ARITH = {"+", "-", "*", "/", "%"}
@@ -80,10 +80,10 @@ class Checker:
                 return scope[name]
             case s.TCon(name, args):
                 if name not in t.ARITY:
-                    raise NameError_(f"unknown type '{name}'", te.span, did_you_mean(name, t.ARITY))
+                    raise UnboundNameError(f"unknown type '{name}'", te.span, did_you_mean(name, t.ARITY))
                 if len(args) != t.ARITY[name]:
                     want = t.ARITY[name]
-                    raise TypeError_(f"type '{name}' takes {want} argument{'s' * (want != 1)}, "
+                    raise TypeCheckError(f"type '{name}' takes {want} argument{'s' * (want != 1)}, "
                                      f"given {len(args)}", te.span)
                 return t.TCon(name, tuple(self.from_syntax(a, scope) for a in args))
             case s.TFunE(a, r):
@@ -127,9 +127,9 @@ class Checker:
         names: dict[int, str] = {}
         have, want = t.show(self.zonk(actual), names), t.show(self.zonk(expected), names)
         if have == want or self._occurs(actual, expected):
-            raise TypeError_(f"{what} would need an infinite type ({have} = {want})", span,
+            raise TypeCheckError(f"{what} would need an infinite type ({have} = {want})", span,
                              ["a value cannot contain itself; recursion goes through combinators"])
-        raise TypeError_(f"{what} has type {have} but is used as if its type is {want}", span)
+        raise TypeCheckError(f"{what} has type {have} but is used as if its type is {want}", span)
 
     def _occurs(self, a: t.Type, b: t.Type) -> bool:
         a, b = self.resolve(a), self.resolve(b)
@@ -141,7 +141,7 @@ class Checker:
         match e:
             case s.Var(name):
                 if name not in env:
-                    raise NameError_(f"unknown name '{name}'", e.span, did_you_mean(name, env))
+                    raise UnboundNameError(f"unknown name '{name}'", e.span, did_you_mean(name, env))
                 return self.instantiate(env[name])
             case s.IntLit():
                 return t.INT
@@ -220,7 +220,7 @@ class Checker:
             self.sub[ft.id] = t.TFun(param, result)
             ft = self.resolve(ft)
         if not isinstance(ft, t.TFun):
-            raise TypeError_(f"this expression has type {t.show(self.zonk(ft))} and is not a function, "
+            raise TypeCheckError(f"this expression has type {t.show(self.zonk(ft))} and is not a function, "
                              "but it is applied to an argument", fn.span)
         self.expect(self.infer(arg, env, scope), ft.arg, arg.span)
         return ft.result
@@ -275,7 +275,7 @@ class Checker:
 
     def _default(self, c: _Constraint, ty: t.TVar) -> None:
         if c.kind == "field":
-            raise TypeError_(f"cannot tell which record has the field '{c.name}' here", c.span,
+            raise TypeCheckError(f"cannot tell which record has the field '{c.name}' here", c.span,
                              ["annotate the record's type, e.g. (r : {" + c.name + " : Text})"])
         default = {"num": t.INT, "ord": t.INT, "concat": t.TEXT}.get(c.kind)
         if default is not None:
@@ -286,29 +286,29 @@ class Checker:
         match c.kind:
             case "num" if ty not in (t.INT, t.FLOAT):
                 op = f"'{c.name}'" if c.name else "'-'"
-                raise TypeError_(f"{op} needs numbers, but this expression has type {shown}", c.span)
+                raise TypeCheckError(f"{op} needs numbers, but this expression has type {shown}", c.span)
             case "ord" if ty not in (t.INT, t.FLOAT, t.TEXT):
-                raise TypeError_(f"'{c.name}' compares Int, Float or Text, but this expression has type {shown}",
+                raise TypeCheckError(f"'{c.name}' compares Int, Float or Text, but this expression has type {shown}",
                                  c.span)
             case "concat" if not (ty == t.TEXT or (isinstance(ty, t.TCon) and ty.name == "List")):
-                raise TypeError_(f"'++' joins Text or lists, but this expression has type {shown}", c.span)
+                raise TypeCheckError(f"'++' joins Text or lists, but this expression has type {shown}", c.span)
             case "eq" | "show" if self._has_function(ty):
                 verb = "compared" if c.kind == "eq" else "put into text"
-                raise TypeError_(f"a value of type {shown} contains a function and cannot be {verb}", c.span)
+                raise TypeCheckError(f"a value of type {shown} contains a function and cannot be {verb}", c.span)
             case "field":
                 self._field(c, ty)
             case "leaf" if not t.is_decodable(self.zonk(ty)):
-                raise TypeError_(f"an llm call cannot return {shown}", c.span,
+                raise TypeCheckError(f"an llm call cannot return {shown}", c.span,
                                  ["leaves return Text, Int, Float, Bool, Option, List, records and tuples of these"])
 
     def _field(self, c: _Constraint, ty: t.Type) -> None:
         assert c.result is not None
         if not isinstance(ty, t.TRecord):
-            raise TypeError_(f"this expression has type {t.show(self.zonk(ty))}, which is not a record, "
+            raise TypeCheckError(f"this expression has type {t.show(self.zonk(ty))}, which is not a record, "
                              f"so it has no field '{c.name}'", c.span)
         ft = ty.get(c.name)
         if ft is None:
-            raise TypeError_(f"a record of type {t.show(self.zonk(ty))} has no field '{c.name}'", c.span,
+            raise TypeCheckError(f"a record of type {t.show(self.zonk(ty))} has no field '{c.name}'", c.span,
                              did_you_mean(c.name, [n for n, _ in ty.fields]))
         self.expect(ft, c.result, c.span)
 
@@ -355,7 +355,7 @@ def check_definition(ck: Checker, d: s.Def, env: Mapping[str, t.Scheme], typing:
     for node, lt in ck.leaves[first_leaf:]:
         resolved = ck.zonk(lt)
         if not t.is_decodable(resolved):
-            raise TypeError_(f"an llm call cannot return {t.show(resolved)}", node.span,
+            raise TypeCheckError(f"an llm call cannot return {t.show(resolved)}", node.span,
                              ["leaves return Text, Int, Float, Bool, Option, List, records and tuples of these"])
         typing.leaf_types[id(node)] = resolved
     for hnode, ht, seen in ck.holes[first_hole:]:
@@ -381,10 +381,10 @@ def _check_hole_type(te: s.TypeExpr) -> None:
     and its cost is paid where it is evaluated (a function could be called anywhere, any time)."""
     match te:
         case s.TFunE():
-            raise TypeError_("a hole cannot have a function type", te.span,
+            raise TypeCheckError("a hole cannot have a function type", te.span,
                              ["put the hole inside a lambda: (\\chunk -> ?summary : Text)"])
         case s.TVarE(name):
-            raise TypeError_(f"a hole's type must be concrete, not the type variable '{name}'", te.span)
+            raise TypeCheckError(f"a hole's type must be concrete, not the type variable '{name}'", te.span)
         case s.TCon(_, args) | s.TTupleE(args):
             for arg in args:
                 _check_hole_type(arg)
