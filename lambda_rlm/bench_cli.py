@@ -23,9 +23,9 @@ PLOT_INSTALL = "pip install 'lambda-rlm[plot]'  (or: pip install matplotlib==3.1
 
 
 def _lengths(text: str) -> list[int]:
-    from .cli_options import tokens as _tokens
+    from .cli_options import tokens
 
-    values = [_tokens(part) for part in text.split(",") if part.strip()]
+    values = [tokens(part) for part in text.split(",") if part.strip()]
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"not a list of lengths: {text!r} (try 8k,128k,1m)")
     return values
@@ -33,9 +33,7 @@ def _lengths(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .cli_options import cache_options, positive, positive_seconds
-    from .cli_options import tokens as _tokens
-    from .cli_options import window as _window
+    from .cli_options import cache_options, positive, positive_seconds, tokens, window
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",
@@ -48,8 +46,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--baseline", default="direct,plan", help="baselines separated by commas (default direct,plan)")
     p.add_argument("--model", default=None, help="a litellm model string, e.g. reference/32k")
     p.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
-    p.add_argument("--window", type=_window, default=None, help="the model's window in tokens")
-    p.add_argument("--output-tokens", type=_tokens, default=None, help="max output tokens per call")
+    p.add_argument("--window", type=window, default=None, help="the model's window in tokens")
+    p.add_argument("--output-tokens", type=tokens, default=None, help="max output tokens per call")
     p.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds per request (default 120)")
     p.add_argument("--deadline", type=positive_seconds, default=None,

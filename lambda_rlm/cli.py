@@ -14,26 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-
-# The shared options once lived here; their old names stay importable for one release.
-from .cli_options import (
-    config_from,
-    print_result,
-    progress,
-    read_document,
-    run_options,
-    tokens,
-    window,
-)
-from .cli_options import run_options as _run_options  # noqa: F401
-from .cli_options import tokens as _tokens  # noqa: F401
-from .cli_options import window as _window  # noqa: F401
-from .errors import EXIT_BUDGET as EXIT_BUDGET  # noqa: F401 - the codes' old home; tests and scripts use them
-from .errors import EXIT_CONFIG as EXIT_CONFIG  # noqa: F401
+from .cli_options import config_from, print_result, progress, read_document, run_options, tokens, window
 from .errors import EXIT_INTERRUPT, EXIT_OK, ConfigError, LambdaError, UnboundNameError
-from .errors import EXIT_INVALID as EXIT_INVALID  # noqa: F401
-from .errors import EXIT_RUN as EXIT_RUN  # noqa: F401
-from .errors import EXIT_USAGE as EXIT_USAGE  # noqa: F401
 
 
 def parser() -> argparse.ArgumentParser:
