@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 from make_document import sentence  # noqa: E402
 
-from lambda_rlm import chunking  # noqa: E402
-from lambda_rlm.ask_compiler import aask  # noqa: E402
-from lambda_rlm.errors import CostError  # noqa: E402
-from lambda_rlm.runtime import Config, default_tokenizer  # noqa: E402
+from lambda_rlm.core.errors import CostError
+from lambda_rlm.runtime.session import Config, default_tokenizer
+from lambda_rlm.strategies.ask import aask
+from lambda_rlm.text import chunking
 
 QUESTION = "What is the access code for the {gate} gate?"
 GATES = ["north", "south", "east", "west", "harbour", "river", "market", "garden"]

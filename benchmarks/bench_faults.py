@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from providers import registered  # noqa: E402
 from test_faults import INT_MAP, FastRetries, TypedFaultProvider  # noqa: E402
 
-from lambda_rlm.errors import LambdaError  # noqa: E402
-from lambda_rlm.runtime import Config, run  # noqa: E402
+from lambda_rlm.core.errors import LambdaError
+from lambda_rlm.runtime.session import Config, run
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import random
 import time
 from typing import Any
 
-from lambda_rlm import local
+from lambda_rlm.models import local
 
 SYSTEM = (
     "You answer one request precisely, using only the text you are given. "

@@ -95,9 +95,9 @@ def program(sections: int = 4) -> str:
 
 def stages() -> list[tuple[str, Callable[[Any], Any]]]:
     """The front end as a pipeline; each stage takes what the stage before it gave."""
-    from lambda_rlm.parser import parse_module
-    from lambda_rlm.program import compile
-    from lambda_rlm.registry import standard_library
+    from lambda_rlm.analysis.program import compile
+    from lambda_rlm.core.registry import standard_library
+    from lambda_rlm.lang.parser import parse_module
 
     library = standard_library()
     return [

@@ -22,9 +22,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
 from providers import ScriptedProvider, SleepingProvider, registered  # noqa: E402
 
-from lambda_rlm import compile  # noqa: E402
-from lambda_rlm.runtime import Config, arun  # noqa: E402
-from lambda_rlm.tokens import cl100k  # noqa: E402
+from lambda_rlm import compile
+from lambda_rlm.runtime.session import Config, arun
+from lambda_rlm.text.tokens import cl100k
 
 FANOUT = "def main (doc : Text) : List Text = map (\\c -> llm \"{c}\") (partition doc 64)"
 LEAVES = "def main (doc : Text) : List Text = map (\\c -> llm \"{c}\") (split doc 100)"
@@ -128,13 +128,13 @@ def overhead(n_leaves: int, cache: str, repeats: int = 5) -> None:
           f"without leaves, with {warm.calls} calls")
 
 
-OURS = ("/lambda_rlm/", "/combinators/")
+OURS = ("/lambda_rlm/",)
 THEIRS = ("litellm", "openai", "httpx", "aiohttp", "pydantic", "asyncio", "providers.py", "concurrent")
 
 
 def own_time(n_leaves: int, cache: str) -> None:
     """Per-leaf CPU time of our code, from cProfile: the own time of every function in lambda_rlm/
-    and combinators/, plus what they spend in the standard library (sqlite3, json, hashlib, re,
+    (combinators included), plus what they spend in the standard library (sqlite3, json, hashlib, re,
     tiktoken) — but not in litellm, its HTTP stack, pydantic models of litellm, or the test
     provider. cProfile slows everything down, so this is an upper bound."""
     import cProfile

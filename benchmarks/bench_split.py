@@ -18,8 +18,8 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from lambda_rlm import chunking
-from lambda_rlm.tokens import Tokenizer, WhitespaceTokenizer, cl100k
+from lambda_rlm.text import chunking
+from lambda_rlm.text.tokens import Tokenizer, WhitespaceTokenizer, cl100k
 
 _WORDS = (
     "the of and to in a is that for it as was with be by on not he this are or his from at "

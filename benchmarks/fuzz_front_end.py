@@ -34,10 +34,10 @@ from hypothesis import strategies as st  # noqa: E402
 from strategies import modules  # noqa: E402
 
 import lambda_rlm  # noqa: E402
-from lambda_rlm import syntax as s  # noqa: E402
-from lambda_rlm.errors import LambdaError  # noqa: E402
-from lambda_rlm.pretty import UnprintableError, pretty_module  # noqa: E402
-from lambda_rlm.registry import Library, standard_library  # noqa: E402
+from lambda_rlm.core.errors import LambdaError  # noqa: E402
+from lambda_rlm.core.registry import Library, standard_library  # noqa: E402
+from lambda_rlm.lang import syntax as s  # noqa: E402
+from lambda_rlm.lang.pretty import UnprintableError, pretty_module  # noqa: E402
 
 KINDS = ("soup", "mutant", "printed", "scoped")
 COMBINATORS = (
@@ -55,8 +55,9 @@ TOKENS = (
     "==", "!=", "<", "<=", ">", ">=", "++", "+", "-", "*", "/", "%", "-- c\n", "\n", " ", "é", "$",
     *COMBINATORS,
 )
+LIBRARY = ROOT / "lambda_rlm" / "combinators"
 SHIPPED = tuple(p.read_text(encoding="utf-8") for p in sorted(
-    [*ROOT.glob("examples/*.lam"), *ROOT.glob("combinators/*.lam"), *ROOT.glob("combinators/plans/*.lam")]))
+    [*ROOT.glob("examples/*.lam"), *LIBRARY.glob("*.lam"), *LIBRARY.glob("plans/*.lam")]))
 
 # ------------------------------------------------------------------------------ generators
 

@@ -10,9 +10,9 @@ import sys
 import types
 
 import lambda_rlm
-from lambda_rlm.evaluator import Context, Evaluator
-from lambda_rlm.registry import combinator, standard_library
-from lambda_rlm.tokens import cl100k
+from lambda_rlm.core.registry import combinator, standard_library
+from lambda_rlm.runtime.evaluator import Context, Evaluator
+from lambda_rlm.text.tokens import cl100k
 
 
 # `size` gives the combinator's meaning over sizes: the output is no longer than the input,

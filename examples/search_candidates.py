@@ -11,9 +11,9 @@ import sys
 import tempfile
 
 import lambda_rlm
-from lambda_rlm.runtime import Config, default_tokenizer
-from lambda_rlm.search import explain_candidates, explain_outcomes
-from lambda_rlm.tasks import load, reference  # type: ignore[import-not-found, unused-ignore]
+from lambda_rlm.bench.tasks import load, reference
+from lambda_rlm.runtime.session import Config, default_tokenizer
+from lambda_rlm.strategies.search import explain_candidates, explain_outcomes
 
 MODEL = "reference/32k"
 

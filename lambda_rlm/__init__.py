@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from lambda_rlm.core import VERSION, moved
+from lambda_rlm.core.errors import (
     BudgetExceeded,
     ConfigError,
     CostError,
@@ -29,26 +30,27 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .ask_compiler import AskResult, Choice, aask, ask
-    from .cost import Bound
-    from .program import Program, compile
-    from .providers import Provider
-    from .registry import Combinator, combinator, standard_library
-    from .runtime import Config, Result, arun, run
-    from .search import SearchResult
+    from lambda_rlm.analysis.cost import Bound
+    from lambda_rlm.analysis.program import Program, compile
+    from lambda_rlm.core.registry import Combinator, combinator, standard_library
+    from lambda_rlm.models.providers import Provider
+    from lambda_rlm.runtime.session import Config, Result, arun, run
+    from lambda_rlm.strategies.ask import aask, ask
+    from lambda_rlm.strategies.plan import AskResult, Choice
+    from lambda_rlm.strategies.search import SearchResult
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 # name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {
-    "compile": "program", "Program": "program",
-    "run": "runtime", "arun": "runtime", "Config": "runtime", "Result": "runtime",
-    "ask": "ask_compiler", "aask": "ask_compiler", "AskResult": "ask_compiler", "Choice": "ask_compiler",
-    "SearchResult": "search",
-    "Bound": "cost",
-    "combinator": "registry", "Combinator": "registry", "standard_library": "registry",
-    "Provider": "providers",
+    "compile": "analysis.program", "Program": "analysis.program", "Bound": "analysis.cost",
+    "run": "runtime.session", "arun": "runtime.session", "Config": "runtime.session", "Result": "runtime.session",
+    "ask": "strategies.ask", "aask": "strategies.ask",
+    "AskResult": "strategies.plan", "Choice": "strategies.plan", "SearchResult": "strategies.search",
+    "combinator": "core.registry", "Combinator": "core.registry", "standard_library": "core.registry",
+    "Provider": "models.providers",
 }
+moved.install()  # old module paths (lambda_rlm.ask_compiler, …) resolve to their new homes for one release
 
 
 def __getattr__(name: str) -> Any:

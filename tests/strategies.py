@@ -16,8 +16,8 @@ from functools import cache
 
 from hypothesis import strategies as st
 
-from lambda_rlm import syntax as s
-from lambda_rlm.pretty import UnprintableError, pretty_expr
+from lambda_rlm.lang import syntax as s
+from lambda_rlm.lang.pretty import UnprintableError, pretty_expr
 
 KEYWORDS = ("let", "in", "if", "then", "else", "def", "import", "llm", "true", "false", "not")
 # The grammar's NAME token: a keyword followed by a non-word character (`if'`) is not a name.

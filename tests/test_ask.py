@@ -13,12 +13,13 @@ import pytest
 from providers import ScriptedProvider, prompt_of, registered
 
 import lambda_rlm
-from lambda_rlm import ask_compiler as ask_module
-from lambda_rlm.ask_cli import add_parser
-from lambda_rlm.ask_cli import run as run_cli
-from lambda_rlm.ask_compiler import TASKS, AskResult, ask, check_plans, classify, parse_menu_reply
-from lambda_rlm.errors import BudgetExceeded, ConfigError
-from lambda_rlm.runtime import Config
+from lambda_rlm.cli.ask import add_parser
+from lambda_rlm.cli.ask import run as run_cli
+from lambda_rlm.core.errors import BudgetExceeded, ConfigError
+from lambda_rlm.runtime.session import Config
+from lambda_rlm.strategies import plan as ask_module
+from lambda_rlm.strategies.ask import ask
+from lambda_rlm.strategies.plan import TASKS, AskResult, check_plans, classify, parse_menu_reply
 
 # ---------------------------------------------------------------------- documents
 
@@ -206,7 +207,7 @@ def test_every_plan_is_checked_at_load() -> None:
 def test_the_package_exports_ask_as_a_function(monkeypatch: pytest.MonkeyPatch) -> None:
     # The module is not named `ask`: importing a submodule binds its name on the package, which
     # would shadow the lazily exported function after its first use.
-    monkeypatch.setitem(lambda_rlm._LAZY, "ask", "ask_compiler")
+    monkeypatch.setitem(lambda_rlm._LAZY, "ask", "strategies.ask")
     assert lambda_rlm.ask is ask and lambda_rlm.ask is ask
 
 
@@ -447,7 +448,7 @@ def test_task_option_and_json_output(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_the_model_window_comes_from_the_model_when_not_given() -> None:
-    from lambda_rlm import local
+    from lambda_rlm.models import local
 
     small = local.SMALL_MODEL
     assert ask_module.model_window(small) == local.context_window(small) < 10_000

@@ -13,9 +13,11 @@ import pytest
 from providers import registered  # noqa: F401 - sets the offline cost map before litellm loads
 from tiny_task import Gates
 
-from lambda_rlm import bench, cli, tasks
-from lambda_rlm.runtime import Config
-from lambda_rlm.tasks import reference
+from lambda_rlm import cli
+from lambda_rlm.bench import runner as bench
+from lambda_rlm.bench import tasks
+from lambda_rlm.bench.tasks import reference
+from lambda_rlm.runtime.session import Config
 
 MODEL = "reference/4k"
 RECORD_FIELDS = {"task", "length", "baseline", "id", "question", "gold", "predicted", "score", "calls", "cached",
@@ -74,7 +76,7 @@ def test_the_runner_scores_every_instance_and_writes_each_record_as_it_ends(tmp_
 
 
 def test_a_failed_run_scores_zero_keeps_its_error_and_the_bench_goes_on(tmp_path: Path) -> None:
-    from lambda_rlm.errors import LeafError
+    from lambda_rlm.core.errors import LeafError
 
     async def broken(task: Any, instance: Any, config: Any, on_event: Any) -> Any:
         raise LeafError("the model said nothing useful")

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from providers import ScriptedProvider, SleepingProvider, priced_model, registered
 
-from lambda_rlm import types as t
-from lambda_rlm.budget import Budget, BudgetRefusal, Counters
-from lambda_rlm.errors import BudgetExceeded
-from lambda_rlm.llm import LLMConfig, Oracle
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import BudgetExceeded
+from lambda_rlm.models.budget import Budget, BudgetRefusal, Counters
+from lambda_rlm.models.llm import LLMConfig, Oracle
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")
 
@@ -203,8 +203,8 @@ def test_deadline_stops_new_requests() -> None:
 @pytest.mark.parametrize("limits", [{"max_calls": -1}, {"max_tokens": -5}, {"max_usd": -0.01},
                                     {"max_usd": float("nan")}, {"deadline_s": 0}, {"deadline_s": float("nan")}])
 def test_a_limit_that_could_not_be_meant_is_a_config_error(limits: dict[str, Any]) -> None:
-    from lambda_rlm.errors import ConfigError
-    from lambda_rlm.runtime import Config
+    from lambda_rlm.core.errors import ConfigError
+    from lambda_rlm.runtime.session import Config
 
     with pytest.raises(ConfigError, match=next(iter(limits))):
         Config(**limits)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from lambda_rlm import types as t
-from lambda_rlm.cache import Entry, LeafCache, default_cache_dir
-from lambda_rlm.errors import ConfigError
-from lambda_rlm.llm import LLMConfig, Oracle
-from lambda_rlm.values import Record
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.core.values import Record
+from lambda_rlm.models.cache import Entry, LeafCache, default_cache_dir
+from lambda_rlm.models.llm import LLMConfig, Oracle
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")
 

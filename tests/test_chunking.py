@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_rlm import tokens
-from lambda_rlm.chunking import max_chunks, max_piece, partition, peek, slack, split
-from lambda_rlm.errors import ConfigError
-from lambda_rlm.tokens import TiktokenTokenizer, Tokenizer, WhitespaceTokenizer, cl100k
+from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.text import tokens
+from lambda_rlm.text.chunking import max_chunks, max_piece, partition, peek, slack, split
+from lambda_rlm.text.tokens import TiktokenTokenizer, Tokenizer, WhitespaceTokenizer, cl100k
 
 WS = WhitespaceTokenizer()
 CHARS = WhitespaceTokenizer(max_word=1)  # every non-space character is a token

@@ -77,7 +77,7 @@ def test_run_pipes_a_document_through_a_local_server(server: OpenAIServer, tmp_p
 
 
 def test_a_killed_run_resumes_without_paying_twice(server: OpenAIServer, tmp_path: Path) -> None:
-    from lambda_rlm.cache import LeafCache
+    from lambda_rlm.models.cache import LeafCache
 
     server.state.latency_s = 0.15
     doc = document(600, 500)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from lambda_rlm import compile
-from lambda_rlm.errors import EvalError
-from lambda_rlm.evaluator import Context, Evaluator
-from lambda_rlm.tokens import WhitespaceTokenizer
-from lambda_rlm.values import Record, Some
+from lambda_rlm.core.errors import EvalError
+from lambda_rlm.core.values import Record, Some
+from lambda_rlm.runtime.evaluator import Context, Evaluator
+from lambda_rlm.text.tokens import WhitespaceTokenizer
 
 
 async def _no_model(prompt: str, ty: Any, node: Any) -> Any:
@@ -105,8 +105,8 @@ def test_runtime_errors_are_located(expr: str, message: str) -> None:
 def test_a_researcher_adds_a_combinator_with_one_decorated_function() -> None:
     import types
 
-    from lambda_rlm import absdomain as a
-    from lambda_rlm.registry import combinator, standard_library
+    from lambda_rlm.analysis import absdomain as a
+    from lambda_rlm.core.registry import combinator, standard_library
 
     module = types.ModuleType("my_combinators")
 
@@ -149,8 +149,8 @@ def main (doc : Text) : List Text = map plain (split doc 10)
 def test_may_wait_tells_symbolic_functions_from_those_that_reach_a_leaf() -> None:
     import asyncio
 
-    from lambda_rlm.evaluator import Context, Evaluator, may_wait
-    from lambda_rlm.tokens import WhitespaceTokenizer
+    from lambda_rlm.runtime.evaluator import Context, Evaluator, may_wait
+    from lambda_rlm.text.tokens import WhitespaceTokenizer
 
     async def never(prompt: str, ty: object, node: object) -> str:
         raise AssertionError("no leaf is evaluated here")

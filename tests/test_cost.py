@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm import compile, syntax
-from lambda_rlm.cost import MESSAGE_OVERHEAD, CostModel
-from lambda_rlm.errors import CostError
-from lambda_rlm.partition import fanout_for
+from lambda_rlm import compile
+from lambda_rlm.analysis.cost import MESSAGE_OVERHEAD, CostModel
+from lambda_rlm.analysis.partition import fanout_for
+from lambda_rlm.core.errors import CostError
+from lambda_rlm.lang import syntax
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 N, W, OUT, Q = 1_000_000, 8000, 512, 20  # document, window, output per call, question tokens
@@ -145,7 +146,7 @@ def test_a_graph_costs_its_worst_case_wherever_it_is_evaluated() -> None:
     The largest prompt is the final call of a graph nested under a layer-2 node: the notes (2 · (512 + 2)),
     what it was given (its node's ancestors: one layer's tasks, 512, and two answers), its question (a task,
     512), every node of its own (2 layers' tasks and 4 answers), one token per part, and the framing."""
-    from lambda_rlm import graph as agot
+    from lambda_rlm.strategies import graph as agot
 
     calls, _, _ = bound("graph")
     assert calls == chunks(N, 2000) + 35 == chunks(N, 2000) + agot.calls(agot.Limits(2, 2, 2))

@@ -22,15 +22,15 @@ import pytest
 from providers import FAULTS, FaultProvider, ScriptedProvider, Sent, prompt_of, raise_fault, registered
 
 from lambda_rlm import compile
-from lambda_rlm.errors import BudgetExceeded, LambdaError, LeafError
-from lambda_rlm.runtime import Config, Result, run
-from lambda_rlm.trace import read, summary
+from lambda_rlm.core.errors import BudgetExceeded, LambdaError, LeafError
+from lambda_rlm.runtime.session import Config, Result, run
+from lambda_rlm.runtime.trace import read, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 # holes.lam needs a model that writes programs and graph.lam one that proposes sub-problems, not this
 # reader (tests/test_holes.py and tests/test_graph.py run them).
 PROGRAMS = sorted(p for p in ROOT.glob("examples/*.lam") if p.stem not in ("holes", "graph")) + sorted(
-    ROOT.glob("combinators/plans/*.lam"))
+    ROOT.glob("lambda_rlm/combinators/plans/*.lam"))
 NEEDLE = re.compile(r"The special magic number for (\w+) is (\d+)\.")
 RECORD = re.compile(r"user=(\w+) category=(\w+)")
 

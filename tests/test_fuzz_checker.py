@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from fuzz_front_end import GENERATORS, KINDS, fuzz  # noqa: E402
 
 from lambda_rlm import compile  # noqa: E402
-from lambda_rlm.errors import ImportError_  # noqa: E402
+from lambda_rlm.core.errors import ImportError_  # noqa: E402
 
 SAMPLE = {"soup": 400, "mutant": 250, "printed": 125, "scoped": 125}
 

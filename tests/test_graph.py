@@ -16,11 +16,11 @@ from providers import ScriptedProvider, Sent, priced_model, prompt_of, registere
 from rich.console import Console
 
 from lambda_rlm import compile
-from lambda_rlm import graph as agot
-from lambda_rlm.errors import BudgetExceeded, CostError, LeafError
-from lambda_rlm.progress import render_trace
-from lambda_rlm.runtime import Config, Result, default_tokenizer, run
-from lambda_rlm.trace import read
+from lambda_rlm.cli.progress import render_trace
+from lambda_rlm.core.errors import BudgetExceeded, CostError, LeafError
+from lambda_rlm.runtime.session import Config, Result, default_tokenizer, run
+from lambda_rlm.runtime.trace import read
+from lambda_rlm.strategies import graph as agot
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = "Ana ran 5 km on Monday. Ben ran 7 km on Monday. The club counts every km run."

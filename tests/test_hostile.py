@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from providers import ScriptedProvider, prompt_of, registered
 
-from lambda_rlm import compile, decode
-from lambda_rlm import types as t
-from lambda_rlm.errors import LeafError
-from lambda_rlm.runtime import Config, Result, run
-from lambda_rlm.tokens import cl100k
-from lambda_rlm.values import Record, Some, from_json, to_json
+from lambda_rlm import compile
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import LeafError
+from lambda_rlm.core.values import Record, Some, from_json, to_json
+from lambda_rlm.models import decode
+from lambda_rlm.runtime.session import Config, Result, run
+from lambda_rlm.text.tokens import cl100k
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["search", "classify", "aggregate", "pairwise", "summarise", "multihop"]

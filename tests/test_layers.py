@@ -1,10 +1,10 @@
-"""The package's import graph, read from the source: import circles and imports of the benchmark package.
+"""The package's import graph, read from the source: circles, imports that run back up, stray benchmark imports.
 
 Every `import` and `from … import` of a `lambda_rlm` module counts: at the top of a module, inside
 a function body, and under `if TYPE_CHECKING:` (a type-only import is still a dependency of the
-design). The circles that are there today are listed by name: issue 12 cuts them, and this test
-fails when a new one appears or when one is cut without the list being updated. The second half builds small graphs
-with a circle and a stray import to prove the checks can fail.
+design). The package has no circles, and every import points down the phases (LAYERS). The
+second half builds small graphs with a circle, a stray import and an upward import to prove the
+checks can fail.
 """
 
 from __future__ import annotations
@@ -14,28 +14,36 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The installed package name of each source folder (pyproject.toml's package-dir).
-FOLDERS = {"lambda_rlm": "lambda_rlm", "combinators": "lambda_rlm.combinators", "tasks": "lambda_rlm.tasks"}
-BENCH_PACKAGE = "lambda_rlm.tasks"
-# Modules that may import the benchmark package: the runner and the command line.
-MAY_IMPORT_BENCH = frozenset({"lambda_rlm.bench", "lambda_rlm.bench_cli", "lambda_rlm.cli"})
-# The circles on main when issue 12 was filed, less those cut since: cli/ask_cli/bench_cli (the
-# shared options moved to cli_options), backend/llm (LLMConfig moved to backend) and cost/holes
-# (holes reads its limits through a protocol). Strike the last one when it is cut.
-KNOWN_CIRCLES = frozenset({
-    frozenset({"lambda_rlm.ask_compiler", "lambda_rlm.search"}),
-})
+PACKAGE = "lambda_rlm"
+BENCH_PACKAGE = "lambda_rlm.bench"
+# The phases, lowest first: a module may import its own phase and the ones below it, never one
+# above. The package facade (`lambda_rlm/__init__.py`, `__main__`) sits on top of them all.
+LAYERS = ("core", "text", "lang", "analysis", "models", "runtime", "strategies", "combinators", "bench", "cli")
+# Modules that may import the benchmark package besides its own: the command line.
+MAY_IMPORT_BENCH_PREFIX = "lambda_rlm.cli"
+
+
+def layer(name: str) -> int:
+    """The rank of a module's phase folder; the facade ranks above every phase."""
+    parts = name.split(".")
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return LAYERS.index(parts[1])
+    return len(LAYERS)
+
+
+def upward(edges: Mapping[str, set[str]]) -> set[tuple[str, str]]:
+    """Every import from a lower phase into a higher one."""
+    return {(m, t) for m, targets in edges.items() for t in targets if layer(t) > layer(m)}
 
 
 def module_names() -> dict[str, Path]:
     """Dotted name -> source file, for every module of the installed package."""
     out: dict[str, Path] = {}
-    for folder, package in FOLDERS.items():
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            parts = path.relative_to(ROOT / folder).with_suffix("").parts
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            out[".".join((package, *parts))] = path
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
     return out
 
 
@@ -120,17 +128,25 @@ def bench_importers(edges: Mapping[str, set[str]], sources: Mapping[str, str]) -
     return out
 
 
-def test_no_import_circle_beyond_the_ones_issue_12_cuts() -> None:
+def test_no_import_circles() -> None:
     found = circles(graph())
-    new = found - KNOWN_CIRCLES
-    assert not new, f"new import circles: {[sorted(c) for c in new]}"
-    gone = KNOWN_CIRCLES - found
-    assert not gone, f"circles cut (strike them from KNOWN_CIRCLES): {[sorted(c) for c in gone]}"
+    assert not found, f"import circles: {[sorted(c) for c in found]}"
 
 
-def test_only_the_runner_and_the_command_line_import_the_benchmark_package() -> None:
+def test_no_phase_imports_a_phase_above_it() -> None:
+    found = upward(graph())
+    assert not found, f"imports that run back up: {sorted(found)}"
+
+
+def test_every_module_lives_in_a_phase_folder() -> None:
+    loose = [n for n in module_names() if layer(n) == len(LAYERS) and n not in {PACKAGE, f"{PACKAGE}.__main__"}]
+    assert not loose, f"modules outside the phase folders: {loose}"
+
+
+def test_only_the_benchmarks_and_the_command_line_import_the_benchmark_package() -> None:
     sources = {n: p.read_text(encoding="utf-8") for n, p in module_names().items()}
-    assert bench_importers(graph(), sources) <= MAY_IMPORT_BENCH
+    stray = {n for n in bench_importers(graph(), sources) if not n.startswith(MAY_IMPORT_BENCH_PREFIX)}
+    assert not stray, stray
 
 
 def test_the_graph_sees_relative_top_level_function_body_and_type_only_imports() -> None:
@@ -145,6 +161,9 @@ def test_the_graph_sees_relative_top_level_function_body_and_type_only_imports()
 def test_the_checks_catch_a_circle_and_a_stray_import_of_the_benchmark_package() -> None:
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
     assert circles(edges) == {frozenset({"a", "b", "c"})}
-    edges2 = {"lambda_rlm.llm": {"lambda_rlm.tasks.base"}, "lambda_rlm.tasks.base": set(), "lambda_rlm.x": set()}
-    found = bench_importers(edges2, {"lambda_rlm.x": 'PLUGIN = "lambda_rlm.tasks.reference:PROVIDER"'})
-    assert found == {"lambda_rlm.llm", "lambda_rlm.x"}
+    edges2 = {"lambda_rlm.models.llm": {"lambda_rlm.bench.tasks.base"}, "lambda_rlm.bench.tasks.base": set(),
+              "lambda_rlm.models.x": set()}
+    found = bench_importers(edges2, {"lambda_rlm.models.x": 'PLUGIN = "lambda_rlm.bench.tasks.reference:PROVIDER"'})
+    assert found == {"lambda_rlm.models.llm", "lambda_rlm.models.x"}
+    edges3 = {"lambda_rlm.core.errors": {"lambda_rlm.runtime.trace"}, "lambda_rlm.cli.app": {"lambda_rlm.core.errors"}}
+    assert upward(edges3) == {("lambda_rlm.core.errors", "lambda_rlm.runtime.trace")}

@@ -27,12 +27,12 @@ from providers import (
     registered,
 )
 
-from lambda_rlm import decode
-from lambda_rlm import types as t
-from lambda_rlm.budget import Budget
-from lambda_rlm.errors import BudgetExceeded, ConfigError, LeafError
-from lambda_rlm.llm import LLMConfig, Oracle
-from lambda_rlm.values import Record, Some
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LeafError
+from lambda_rlm.core.values import Record, Some
+from lambda_rlm.models import decode
+from lambda_rlm.models.budget import Budget
+from lambda_rlm.models.llm import LLMConfig, Oracle
 
 # litellm's own pydantic models warn when first built; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")

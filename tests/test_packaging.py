@@ -1,5 +1,5 @@
-"""The distribution installs `lambda_rlm` (with `combinators/` as `lambda_rlm.combinators`) and
-nothing else, ships every .lam/.lark file, and the editable install maps the same way.
+"""The distribution installs `lambda_rlm` and nothing else, ships every .lam/.lark file, and the
+repository tree is the import tree (the editable install maps the same way).
 
 The slow half builds a wheel from a copy of the checkout, installs it with its dependencies
 into a fresh virtualenv (one per session) and imports it from outside the repo. The fast half
@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 
 # Folders whose files ship, with the package each one becomes.
-SHIPPED_FOLDERS = {"lambda_rlm": "lambda_rlm", "combinators": "lambda_rlm.combinators", "tasks": "lambda_rlm.tasks"}
+SHIPPED_FOLDERS = {"lambda_rlm": "lambda_rlm"}
 LANGUAGE_SUFFIXES = (".lam", ".lark")
-# Repo folders whose names must never become importable top-level modules.
+# Names that must never become importable top-level modules (the library's and the benchmarks' folders
+# sit inside the package).
 REPO_ONLY_NAMES = ("combinators", "tasks")
 IGNORED_DIRS = {"__pycache__", ".venv", "build", "dist", ".git"}
 
@@ -59,19 +60,12 @@ def pyproject(repo_root: Path) -> dict[str, object]:
 
 
 def declared_packages(repo_root: Path) -> dict[str, Path]:
-    """Each package pyproject.toml declares, with the folder setuptools takes it from."""
-    setuptools_cfg = pyproject(repo_root)["tool"]["setuptools"]  # type: ignore[index]
-    package_dir: dict[str, str] = setuptools_cfg.get("package-dir", {})
-    folders = {}
-    for name in setuptools_cfg["packages"]:
-        parent, _, last = name.rpartition(".")
-        if name in package_dir:
-            folders[name] = repo_root / package_dir[name]
-        elif parent in package_dir:
-            folders[name] = repo_root / package_dir[parent] / last
-        else:
-            folders[name] = repo_root / name.replace(".", "/")
-    return folders
+    """Each package setuptools finds from pyproject.toml's `packages.find`, with its folder."""
+    from setuptools import find_packages
+
+    find = pyproject(repo_root)["tool"]["setuptools"]["packages"]["find"]  # type: ignore[index]
+    names = find_packages(where=str(repo_root), include=find["include"])
+    return {name: repo_root / name.replace(".", "/") for name in names}
 
 
 def package_folders(root: Path) -> dict[str, Path]:
@@ -107,8 +101,8 @@ def test_pyproject_declares_every_package_folder(repo_root: Path) -> None:
     declared = declared_packages(repo_root)
     on_disk = package_folders(repo_root)
     assert sorted(on_disk) == sorted(declared), (
-        "pyproject.toml [tool.setuptools] packages must list every folder with code or "
-        ".lam/.lark files (setuptools skips unlisted ones)"
+        "every folder with code or .lam/.lark files needs an __init__.py, or setuptools' "
+        "packages.find skips it"
     )
     for name, folder in declared.items():
         assert folder.resolve() == on_disk[name].resolve(), name
@@ -147,7 +141,7 @@ def test_editable_install_maps_combinators_into_the_package(
     if not report["editable"] or Path(report["url"].removeprefix("file://")) != repo_root:
         pytest.skip('needs `pip install -e ".[test]"` of this checkout in the running Python')
     assert Path(report["lambda_rlm"]).resolve() == repo_root / "lambda_rlm" / "__init__.py"
-    assert Path(report["combinators"]).resolve() == repo_root / "combinators" / "__init__.py"
+    assert Path(report["combinators"]).resolve() == repo_root / "lambda_rlm" / "combinators" / "__init__.py"
     assert report["top_level"] == []
 
 
@@ -294,6 +288,6 @@ def test_installed_library_type_checks_and_the_command_runs(installed: Installed
 
 
 def _repo_combinators() -> list[str]:
-    from lambda_rlm.registry import standard_library
+    from lambda_rlm.core.registry import standard_library
 
     return list(standard_library(plugins=False).combinators)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import modules
 
-from lambda_rlm import syntax as s
-from lambda_rlm.errors import ParseError
-from lambda_rlm.parser import parse_expr, parse_module, parse_signature, parse_type
-from lambda_rlm.pretty import pretty_module
+from lambda_rlm.core.errors import ParseError
+from lambda_rlm.lang import syntax as s
+from lambda_rlm.lang.parser import parse_expr, parse_module, parse_signature, parse_type
+from lambda_rlm.lang.pretty import pretty_module
 
 V, N, T = s.Var, s.IntLit, s.TextLit
 INT, TEXT, A, B = s.TCon("Int"), s.TCon("Text"), s.TVarE("a"), s.TVarE("b")
@@ -392,6 +392,6 @@ def test_fuzz_mutated_programs(text: str, data: st.DataObject) -> None:
 
 def test_the_grammar_is_strict_lalr() -> None:
     """No shift/reduce conflict and no terminal collision (the command builds it without the check)."""
-    from lambda_rlm.parser import build_lark
+    from lambda_rlm.lang.parser import build_lark
 
     build_lark(strict=True)

@@ -9,16 +9,9 @@ from conftest import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from strategies import exprs, modules, signatures, types
 
-from lambda_rlm import syntax as s
-from lambda_rlm.parser import parse_expr, parse_module, parse_signature, parse_type
-from lambda_rlm.pretty import (
-    UnprintableError,
-    pretty,
-    pretty_expr,
-    pretty_module,
-    pretty_signature,
-    pretty_type,
-)
+from lambda_rlm.lang import syntax as s
+from lambda_rlm.lang.parser import parse_expr, parse_module, parse_signature, parse_type
+from lambda_rlm.lang.pretty import UnprintableError, pretty, pretty_expr, pretty_module, pretty_signature, pretty_type
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

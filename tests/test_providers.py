@@ -9,9 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from lambda_rlm import local, providers
-from lambda_rlm.runtime import Config, fit_to_model
-from lambda_rlm.tasks import reference  # type: ignore[import-not-found, unused-ignore]
+from lambda_rlm.bench.tasks import reference
+from lambda_rlm.models import local, providers
+from lambda_rlm.runtime.session import Config, fit_to_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

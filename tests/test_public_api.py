@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import lambda_rlm
-from lambda_rlm import errors
+from lambda_rlm.core import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +54,45 @@ def test_the_readme_imports_only_from_the_package_itself() -> None:
         for name in re.findall(r"^from lambda_rlm import (.+)$", block, re.MULTILINE):
             for part in name.split(","):
                 assert part.strip() in lambda_rlm.__all__
+
+
+# ---------------------------------------------------------------------- old module paths (issue 12)
+
+OLD_PATHS = [
+    ("lambda_rlm.ask_compiler", "lambda_rlm.strategies.plan"), ("lambda_rlm.cost", "lambda_rlm.analysis.cost"),
+    ("lambda_rlm.errors", "lambda_rlm.core.errors"), ("lambda_rlm.local", "lambda_rlm.models.local"),
+    ("lambda_rlm.tasks.reference", "lambda_rlm.bench.tasks.reference"),
+    ("lambda_rlm.cli_options", "lambda_rlm.cli.options"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), OLD_PATHS)
+def test_an_old_module_path_is_the_moved_module_with_a_warning(old: str, new: str) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{re.escape(old)} moved to {re.escape(new)}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert module.__spec__ is not None and module.__spec__.name == new  # the real module keeps its own spec
+
+
+def test_old_modules_that_became_packages_forward_their_names() -> None:
+    from lambda_rlm.runtime import session
+
+    with pytest.warns(DeprecationWarning, match="lambda_rlm.runtime.Config moved"):
+        from lambda_rlm.runtime import Config
+    assert Config is session.Config is lambda_rlm.Config
+    from lambda_rlm.cli import app, main
+
+    assert callable(main) and app.main is not main  # the console script's function, and the module under it
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        lambda_rlm.runtime.nothing_here  # noqa: B018
+
+
+def test_a_name_that_never_existed_is_not_found() -> None:
+    import importlib
+
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("lambda_rlm.no_such_module")

@@ -11,11 +11,11 @@ import pytest
 from providers import registered  # noqa: F401 - sets the offline cost map before litellm loads
 from tiny_task import Gates
 
-from lambda_rlm.ask_compiler import compile_plan, model_window
-from lambda_rlm.decode import instruction
-from lambda_rlm.errors import ConfigError
-from lambda_rlm.tasks import reference
-from lambda_rlm.tokens import cl100k
+from lambda_rlm.bench.tasks import reference
+from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.models.decode import instruction
+from lambda_rlm.strategies.plan import compile_plan, model_window
+from lambda_rlm.text.tokens import cl100k
 
 
 def _leaf_type(plan: str) -> Any:
@@ -128,7 +128,7 @@ def test_latency_is_simulated_when_asked_for() -> None:
 
 
 def test_ask_reads_the_reference_window_off_the_model_name() -> None:
-    from lambda_rlm.ask_compiler import resolve_config
+    from lambda_rlm.strategies.plan import resolve_config
 
     assert resolve_config(model="reference/4k").window == 4096
     assert resolve_config(model="reference/32k?latency=0.01").window == 32768

@@ -12,8 +12,8 @@ import pytest
 from providers import ScriptedProvider, SleepingProvider, registered
 
 from lambda_rlm import compile
-from lambda_rlm.errors import BudgetExceeded, LeafError
-from lambda_rlm.runtime import Config, Result, arun, run
+from lambda_rlm.core.errors import BudgetExceeded, LeafError
+from lambda_rlm.runtime.session import Config, Result, arun, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -142,7 +142,7 @@ def test_a_failed_leaf_stops_its_siblings_before_the_run_raises(tmp_path: Path, 
 
 
 def test_inputs_are_checked_against_main(tmp_path: Path) -> None:
-    from lambda_rlm.errors import ConfigError
+    from lambda_rlm.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs the input 'question'"):
         run(EXAMPLES / "search.lam", "doc", config(tmp_path))
@@ -173,8 +173,8 @@ def test_no_example_exceeds_its_bound(tmp_path: Path, name: str, tokens: int) ->
     ("(llm \"Count the words: {c}\" : Int)", "many " * 400, "3"),  # the bad reply is shown, up to the cap
 ])
 def test_a_re_asked_leaf_stays_within_the_prompt_bound(tmp_path: Path, leaf: str, bad: str, good: str) -> None:
-    from lambda_rlm.llm import MESSAGE_OVERHEAD_TOKENS
-    from lambda_rlm.tokens import cl100k
+    from lambda_rlm.models.llm import MESSAGE_OVERHEAD_TOKENS
+    from lambda_rlm.text.tokens import cl100k
 
     def first_bad(messages: list[dict[str, Any]]) -> str:
         return good if len(messages) > 2 else bad  # a re-ask carries the bad reply and a correction

@@ -15,12 +15,15 @@ from rich.console import Console
 from test_ask import cli_args, filler
 
 from lambda_rlm import run
-from lambda_rlm.ask_cli import run as run_cli
-from lambda_rlm.ask_compiler import achoose, ask
-from lambda_rlm.errors import BudgetExceeded
-from lambda_rlm.progress import render_trace
-from lambda_rlm.runtime import Config
-from lambda_rlm.search import (
+from lambda_rlm.cli.ask import run as run_cli
+from lambda_rlm.cli.progress import render_trace
+from lambda_rlm.core.errors import BudgetExceeded
+from lambda_rlm.core.values import Record
+from lambda_rlm.runtime.session import Config
+from lambda_rlm.runtime.trace import read
+from lambda_rlm.strategies.ask import ask
+from lambda_rlm.strategies.plan import achoose
+from lambda_rlm.strategies.search import (
     NEUTRAL,
     Candidate,
     Outcome,
@@ -31,8 +34,6 @@ from lambda_rlm.search import (
     normalise,
     variants,
 )
-from lambda_rlm.trace import read
-from lambda_rlm.values import Record
 
 # ---------------------------------------------------------------------- the selection rule
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from openai_server import OpenAIServer
 
-from lambda_rlm.cache import DB_NAME
-from lambda_rlm.errors import LambdaError
-from lambda_rlm.runtime import Config, run
+from lambda_rlm.core.errors import LambdaError
+from lambda_rlm.models.cache import DB_NAME
+from lambda_rlm.runtime.session import Config, run
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-SECRET-1234"

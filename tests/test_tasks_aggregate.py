@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from providers import ScriptedProvider, prompt_of, registered
 
-from lambda_rlm import tasks
-from lambda_rlm.ask_compiler import ask
-from lambda_rlm.runtime import Config
-from lambda_rlm.tasks.base import Instance
-from lambda_rlm.tasks.oolong import CATEGORIES, Oolong, keywords
-from lambda_rlm.tasks.pairs import Pairs
-from lambda_rlm.tokens import cl100k
+from lambda_rlm.bench import tasks
+from lambda_rlm.bench.tasks.base import Instance
+from lambda_rlm.bench.tasks.oolong import CATEGORIES, Oolong, keywords
+from lambda_rlm.bench.tasks.pairs import Pairs
+from lambda_rlm.runtime.session import Config
+from lambda_rlm.strategies.ask import ask
+from lambda_rlm.text.tokens import cl100k
 
 TOKENIZER = cl100k()
 COUNT = TOKENIZER.count

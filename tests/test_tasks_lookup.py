@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm.tasks.base import Instance
-from lambda_rlm.tasks.codeqa import CodeQA, stdlib_root
-from lambda_rlm.tasks.multihop import MultiHop
-from lambda_rlm.tasks.sniah import SNIAH
-from lambda_rlm.tokens import cl100k
+from lambda_rlm.bench.tasks.base import Instance
+from lambda_rlm.bench.tasks.codeqa import CodeQA, stdlib_root
+from lambda_rlm.bench.tasks.multihop import MultiHop
+from lambda_rlm.bench.tasks.sniah import SNIAH
+from lambda_rlm.text.tokens import cl100k
 
 TASKS = {"sniah": SNIAH(), "multihop": MultiHop(), "codeqa": CodeQA()}
 

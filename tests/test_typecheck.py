@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambda_rlm import compile
-from lambda_rlm.errors import LambdaError, NameError_, TerminationError, TypeError_
+from lambda_rlm.core.errors import LambdaError, NameError_, TerminationError, TypeError_
 
 TYPES = [
     ("def f x = x", "a -> a"),
@@ -87,7 +87,7 @@ def test_error_format_has_location_caret_and_canonical_type_variables() -> None:
 
 
 def test_the_library_checks_and_every_combinator_has_a_type() -> None:
-    from lambda_rlm.registry import standard_library
+    from lambda_rlm.core.registry import standard_library
 
     lib = standard_library()
     prog = compile("def main (doc : Text) = doc", lib)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_rlm.tasks.base import Count, Instance, exact_match
+from lambda_rlm.bench.tasks.base import Count, Instance, exact_match
 
 WORDS = ("harbour", "ledger", "meeting", "season", "cargo", "pilot", "weather", "crane", "quay", "tide",
          "report", "budget", "vessel", "storage", "inspection", "schedule")

@@ -1,0 +1,289 @@
+"""The deterministic reference model: takes a leaf's messages, gives a perfect reader's reply from its window only.
+
+`reference/32k` is a litellm custom provider (like `local/…`) whose window is 32,768 tokens
+(`4k`, `128k`, `1m` or a plain number; k = 1,024). It is honest: it reads only the messages it
+is sent, and of those only the first `window` tokens (cl100k, the runtime's own count), so a
+needle cut off by the window, or a question pushed out of it, is not seen. Within what it sees
+it is a perfect reader of the benchmark tasks: it recognises the leaf forms of the task plans
+(`combinators/plans/*.lam`) by their delimiters and asks every task's `read_answer` or
+`read_items` (tasks/base.py) about the delimited text, replying in the format the system
+message asks for (NONE for an absent Option, a JSON array for a list). Runs with it measure the
+orchestration — calls, tokens, latency shape and scores — without any real model.
+`reference/32k?latency=0.05` waits 50 ms per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.models.providers import Provider
+
+if TYPE_CHECKING:
+    from .base import Task
+
+PREFIX = "reference"
+_PRICES = ("input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
+           "cache_read_input_token_cost")  # all 0, and named, so litellm does not warn of missing ones
+OUTPUT_TOKENS = 1024
+ABSENT, NOT_FOUND = "NONE", "NOT FOUND"
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([km]?)")
+_BLOCK = re.compile(r"<(document|passage|items|records|text)>\n?(.*)\n?</\1>", re.DOTALL)
+_QUESTION = re.compile(r"^(?:Question|Request): ", re.MULTILINE)
+_NOTES = re.compile(r"Notes copied from a long document:\n(.*)\n\n", re.DOTALL)  # up to the instructions
+_FACTS = re.compile(r"Facts found so far:\n(.*?)\nCopy, word for word", re.DOTALL)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)")
+_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")  # a possessive's "'s" is left out: Orla's names Orla
+# Capitalised only because they open a sentence (or are pronouns and question words): not names.
+_COMMON = frozenset(re.findall(r"[a-z]+", """
+    a an the this that these those it its he she they them his her their there here who whom whose what
+    which where when why how is are was were does do did has have had can could will would should
+    in on at of for from by with to into after before during and but or if then so each every one
+    some any all no not also i we you our your my as yes please copy reply answer question none found
+"""))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A reference model string's window (tokens) and simulated latency (seconds per call)."""
+
+    window: int
+    latency_s: float = 0.0
+
+
+def is_reference(model: str) -> bool:
+    return model.startswith(f"{PREFIX}/")
+
+
+def spec(model: str) -> Spec:
+    """`reference/32k?latency=0.05` → Spec(32768, 0.05); a ConfigError for anything else."""
+    name, _, query = model.removeprefix(f"{PREFIX}/").partition("?")
+    m = _SIZE.fullmatch(name.strip().lower())
+    latency = 0.0
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        try:
+            latency = float(value) if key == "latency" else -1.0
+        except ValueError:
+            latency = -1.0
+        if latency < 0:
+            break
+    window = int(float(m[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[m[2]]) if m else 0
+    if not is_reference(model) or window < 256 or latency < 0:
+        raise ConfigError(f"not a reference model: {model!r}",
+                          notes=["write reference/<window>[?latency=SECONDS], e.g. reference/32k"])
+    return Spec(window, latency)
+
+
+def window(model: str) -> int:
+    """The window named by a reference model string (`reference/32k` → 32,768)."""
+    return spec(model).window
+
+
+# ------------------------------------------------------------------ what the model sees
+
+
+def visible(messages: Sequence[tuple[str, str]], window: int, count: Any, offsets: Any) -> tuple[list[str], int]:
+    """The messages' contents cut to the first `window` tokens in order, and the tokens sent."""
+    seen: list[str] = []
+    sent = 0
+    for _, text in messages:
+        tokens = count(text)
+        room = window - sent
+        if room > 0:
+            seen.append(text if tokens <= room else text[: offsets(text)[room]])
+        sent += tokens
+    return seen, sent
+
+
+# ------------------------------------------------------------------ the reader
+
+
+def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
+    """The reply to one leaf prompt (as far as it is visible), in the format `system` asks for."""
+    absent = ABSENT if "reply NONE" in system else NOT_FOUND
+    question = _question(prompt)
+    if prompt.startswith("Kinds of question about a long document:"):
+        return _menu(question)
+    notes = _NOTES.search(prompt)
+    if notes is not None:
+        return _answer(question, notes[1], tasks) or NOT_FOUND
+    if prompt.startswith("Summary of one part of a document:"):
+        return " ".join(_sentences(prompt.split("\n", 1)[-1])[:5]) or absent
+    block = _BLOCK.search(prompt)
+    if block is None:
+        return absent
+    tag, body = block[1], block[2]
+    if '"item"' in system:  # a list of {item, label} records
+        items = _items(body, tasks)
+        return json.dumps([{"item": i, "label": lab} for i, lab in items], ensure_ascii=False) if items else absent
+    if "[<string>" in system:  # a list of labels
+        labels = [lab for _, lab in _items(body, tasks) if lab is not None]
+        return json.dumps(labels, ensure_ascii=False) if labels else absent
+    if tag == "passage":
+        facts = _FACTS.search(prompt)
+        return _copy(body, question, facts[1] if facts else "") or absent
+    if tag == "text":
+        return " ".join(_sentences(body)[:5]) or absent
+    return _answer(question, body, tasks) or absent
+
+
+def _question(prompt: str) -> str | None:
+    """The text after the last `Question:` (or `Request:`) label, None when the window cut it off."""
+    asked = list(_QUESTION.finditer(prompt))
+    return prompt[asked[-1].end():].strip() or None if asked else None
+
+
+def _answer(question: str | None, text: str, tasks: Sequence[Task]) -> str | None:
+    """The first task's answer to the question; a question may span lines, and an instruction may
+    follow it, so the lines after the label are tried longest first."""
+    lines = (question or "").splitlines()
+    for end in range(len(lines), 0, -1):
+        asked = "\n".join(lines[:end]).strip()
+        for task in tasks:
+            found = task.read_answer(asked, text) if asked else None
+            if found is not None:
+                return found
+    return None
+
+
+def _items(text: str, tasks: Sequence[Task]) -> list[tuple[str, str | None]]:
+    for task in tasks:
+        found = task.read_items(text)
+        if found is not None:
+            return list(found)
+    return []
+
+
+def _copy(passage: str, question: str | None, facts: str) -> str:
+    """The passage's sentences that share a proper name with the question or the facts."""
+    wanted = _names((question or "").split("\n", 1)[0]) | _names(facts)
+    # A substring test first: most sentences mention none of the names, and it is far cheaper.
+    kept = [s for s in _sentences(passage) if any(w in s for w in wanted) and _names(s) & wanted]
+    return " ".join(kept)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words that are not common words (which open sentences and questions)."""
+    return {w for w in _CAPITALISED.findall(text) if w.lower() not in _COMMON}
+
+
+def _menu(question: str | None) -> str:
+    from lambda_rlm.strategies.plan import TASKS, classify
+
+    return str(TASKS.index(classify(question or "")[0]) + 1)
+
+
+# ------------------------------------------------------------------ the litellm provider
+
+
+def _litellm() -> Any:
+    from lambda_rlm.models.backend import import_litellm
+
+    return import_litellm()
+
+
+def builtin_tasks() -> list[Task]:
+    """Every task that loads (a task module still being written is skipped)."""
+    from . import load, names
+
+    found = []
+    for name in names():
+        try:
+            found.append(load(name))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+@functools.cache
+def _handler_class() -> type[Any]:
+    """`ReferenceLLM`, a litellm CustomLLM, defined on first use so that import stays light."""
+    _litellm()
+    from litellm.llms.custom_llm import CustomLLM
+    from litellm.types.utils import ModelResponse
+
+    from lambda_rlm.text.tokens import cl100k
+
+    class ReferenceLLM(CustomLLM):
+        """Serves `reference/<window>`; usage is counted with cl100k, cost is 0."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.extra: dict[str, Task] = {}
+            self.calls = 0
+
+        @functools.cached_property
+        def builtin(self) -> list[Task]:
+            return builtin_tasks()
+
+        def tasks(self) -> list[Task]:
+            named = {task.name: task for task in self.builtin}
+            return [*named.values(), *(t for name, t in self.extra.items() if name not in named)]
+
+        def respond(self, model: str, messages: list[dict[str, Any]]) -> Any:
+            tok = cl100k()
+            pairs = [(str(m.get("role")), str(m.get("content") or "")) for m in messages]
+            seen, sent = visible(pairs, spec(f"{PREFIX}/{model}").window, tok.count, tok.offsets)
+            roles = [role for role, _ in pairs[: len(seen)]]
+            system = next((text for role, text in zip(roles, seen, strict=True) if role == "system"), "")
+            prompt = next((text for role, text in zip(roles, seen, strict=True) if role == "user"), "")
+            text = reply(system, prompt, self.tasks())
+            self.calls += 1
+            out = tok.count(text)
+            return ModelResponse(
+                model=f"{PREFIX}/{model}",
+                choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                usage={"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out},
+            )
+
+        def completion(self, *args: Any, **kwargs: Any) -> Any:
+            return self.respond(kwargs["model"], list(kwargs["messages"]))
+
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            latency = spec(f"{PREFIX}/{kwargs['model']}").latency_s
+            if latency:
+                await asyncio.sleep(latency)
+            return self.respond(kwargs["model"], list(kwargs["messages"]))
+
+    return ReferenceLLM
+
+
+@functools.cache
+def handler() -> Any:
+    """This process's one ReferenceLLM."""
+    return _handler_class()()
+
+
+def register(*models: str, tasks: Iterable[Task] = ()) -> None:
+    """Serve `reference/...` model strings through litellm (idempotent), with their windows known.
+
+    `tasks` adds readers beyond the installed tasks (a task defined in a test or a script).
+    Model strings that are not reference models are ignored.
+    """
+    litellm = _litellm()
+    h = handler()
+    h.extra.update({task.name: task for task in tasks})
+    if not any(item.get("provider") == PREFIX for item in litellm.custom_provider_map):
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PREFIX, "custom_handler": h}]
+    for model in models:
+        if is_reference(model) and model not in litellm.model_cost:
+            window = spec(model).window
+            litellm.register_model({model: {
+                "litellm_provider": PREFIX, "mode": "chat", "max_input_tokens": window,
+                "max_output_tokens": OUTPUT_TOKENS, "max_tokens": window,
+                **dict.fromkeys(_PRICES, 0.0)}})
+
+
+# The runtime's view of `reference/...` models (see `lambda_rlm.providers`): the window in the name.
+PROVIDER = Provider(PREFIX, register, window)

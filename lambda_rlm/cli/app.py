@@ -1,0 +1,171 @@
+"""The command line: takes argv, gives exit codes; `check`, `run`, `ask`, `bench` and `trace`.
+
+An error exits with its class's code (`LambdaError.exit_code`, listed in lambda_rlm/core/errors.py);
+2 is a usage error and 130 an interrupt. The options every subcommand shares are in `options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lambda_rlm.core import VERSION as __version__
+from lambda_rlm.core.errors import EXIT_INTERRUPT, EXIT_OK, ConfigError, LambdaError, UnboundNameError
+
+from .options import config_from, print_result, progress, read_document, run_options, tokens, window
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lambda-rlm", description="Typed recursive LLM programs over long documents.")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # Each subcommand takes --debug too (after its own arguments, where users type it); SUPPRESS
+    # keeps a subcommand that was not given it from resetting the top-level flag.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks")
+    sub = _WithParents(p.add_subparsers(dest="command", required=True), [debug])
+
+    c = sub.add_parser("check", help="type-check a program and print its cost bound")
+    c.add_argument("program", help="a .lam file")
+    c.add_argument("--input-tokens", type=tokens, default=100_000, help="document size (default 100k)")
+    c.add_argument("--window", type=window, default=8192, help="model window in tokens (default 8192)")
+    c.add_argument("--output-tokens", type=tokens, default=512, help="max output tokens per call")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    r = sub.add_parser("run", help="run a program on a document")
+    r.add_argument("program", help="a .lam file")
+    r.add_argument("--input", default="-", help="the document: a file, or - for stdin (default)")
+    r.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="another input of main")
+    run_options(r)
+
+    from .ask import add_parser as add_ask
+
+    add_ask(sub)
+
+    from .bench import add_parser as add_bench
+
+    add_bench(sub)
+
+    tr = sub.add_parser("trace", help="show a JSONL trace as a tree")
+    tr.add_argument("file")
+    return p
+
+
+class _WithParents:
+    """The subparsers action, adding the common options to every subcommand it creates."""
+
+    def __init__(self, sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+        self._sub, self._parents = sub, parents
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, parents=[*self._parents, *kw.pop("parents", [])], **kw)  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return check(args)
+        if args.command == "run":
+            return run(args)
+        if args.command == "trace":
+            return show_trace(args)
+        if args.command == "ask":
+            from .ask import run as ask
+
+            return ask(args)
+        if args.command == "bench":
+            from .bench import run as bench
+
+            return bench(args, argv)
+        raise AssertionError(args.command)
+    except KeyboardInterrupt:
+        resume = " Completed model calls are cached: rerun the same command to resume." if args.command in (
+            "run", "ask", "bench") else ""
+        print(f"interrupted.{resume}", file=sys.stderr)
+        return EXIT_INTERRUPT
+    except LambdaError as exc:
+        if args.debug:
+            raise
+        print(exc.format(), file=sys.stderr)
+        return exc.exit_code
+
+
+def check(args: argparse.Namespace) -> int:
+    from lambda_rlm.analysis.program import compile
+    from lambda_rlm.runtime.session import Config, cost_model
+    from lambda_rlm.text.tokens import cl100k
+
+    program = compile(Path(args.program))
+    if program.main is None:
+        print(f"{args.program}: library module, {len(program.defs)} definitions checked")
+        return EXIT_OK
+    config = Config(window=args.window, output_tokens=args.output_tokens)
+    b = program.bound(cost_model(config, cl100k()), args.input_tokens)
+    if args.json:
+        print(json.dumps({"type": program.type, "bound": b.as_dict(),
+                          "leaves": [_leaf(lf) for lf in b.leaves]}, indent=2))
+        return EXIT_OK
+    print(f"main : {program.type}")
+    print(f"bound for a document of {b.input_tokens:,} tokens, window {b.window:,}, "
+          f"output ≤ {b.max_output_tokens:,} tokens per call:")
+    part = f"    τ = {b.tau:,}, k = {b.k:,}" if b.tau is not None else ""
+    print(f"  calls ≤ {b.calls:,}    depth ≤ {b.depth}{part}")
+    print(f"  prompt ≤ {b.max_prompt_tokens:,} tokens per call, ≤ {b.total_prompt_tokens:,} in total")
+    for lf in b.leaves:
+        print(f"  leaf {lf.span.location()}  {lf.type}  prompt ≤ {lf.prompt_tokens:,} tokens")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from lambda_rlm.analysis.program import compile
+    from lambda_rlm.runtime.session import run as run_program
+
+    program = compile(Path(args.program))
+    if program.main is None:
+        raise UnboundNameError(f"{args.program} has no 'main' definition to run",
+                         notes=["`lambda-rlm check` accepts library modules; `run` needs a main"])
+    inputs = {}
+    for item in args.arg:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--arg takes NAME=VALUE, not {item!r}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"the value of --arg {name} is not valid UTF-8") from None
+        inputs[name] = value
+    document = read_document(args.input)
+    config = config_from(args)
+    with progress(not args.quiet and not args.json) as listener:
+        result = run_program(program, document, config, on_event=listener, **inputs)
+    print_result(result, args.json)
+    return EXIT_OK
+
+
+def show_trace(args: argparse.Namespace) -> int:
+    from lambda_rlm.runtime.trace import read
+
+    from .progress import render_trace
+
+    try:
+        events = read(args.file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the trace '{args.file}': {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm (it is not UTF-8 text)") from None
+    render_trace(events)
+    return EXIT_OK
+
+
+def _leaf(lf: Any) -> dict[str, Any]:
+    return {"location": lf.span.location(), "type": lf.type, "prompt_tokens": lf.prompt_tokens,
+            "output_tokens": lf.output_tokens}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

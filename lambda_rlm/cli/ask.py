@@ -1,0 +1,108 @@
+"""The `ask` subcommand: takes parsed arguments, gives an answer (or, with --dry-run, the plan) and an exit code.
+
+`lambda-rlm ask QUESTION [FILE|-]` reads the document, lets lambda_rlm.ask choose the task and
+plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first, and
+`--dry-run` stops there without calling the model. `--search K` runs K candidate programs and
+chooses among them (lambda_rlm/search.py). The model and budget options are `run`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from lambda_rlm.core.errors import EXIT_OK
+from lambda_rlm.models.backend import run_sync
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `ask` on the subparsers of the main command line."""
+    from lambda_rlm.strategies.plan import TASKS
+
+    from . import options as cli
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "ask", help="answer a question about a document with a checked task plan",
+        description="Answer a question about a document: one direct call when it fits the window, "
+                    "else the task's plan, bounded before it runs.")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("file", nargs="?", default="-", help="the document: a file, or - for stdin (default)")
+    p.add_argument("--task", choices=TASKS, default=None, help="skip the classifier and use this task type")
+    p.add_argument("--explain", action="store_true", help="print the task, plan, τ, k and bound before running")
+    p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
+    p.add_argument("--search", type=cli.positive, default=None, metavar="K",
+                   help="program search: run K candidate programs and choose the answer they agree on")
+    cli.run_options(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `ask` for parsed arguments; raises the project's errors (the caller maps them to exit codes)."""
+    from lambda_rlm.runtime.session import DEFAULT_MODEL
+    from lambda_rlm.strategies.plan import achoose, arun_choice, explain, model_window
+
+    from . import options as cli
+
+    document = cli.read_document(args.file)
+    overrides: dict[str, Any] = {}
+    if args.window is None:  # the model's real window, when litellm (or we) know it
+        window = model_window(args.model or DEFAULT_MODEL)
+        if window is not None:
+            overrides["window"] = window
+    config = cli.config_from(args, **overrides)
+    show_progress = not args.quiet and not args.json
+    with cli.progress(show_progress and not args.dry_run) as listener:
+        choice = run_sync(achoose(args.question, document, config, args.task, on_event=listener,
+                                     use_model=not args.dry_run))
+    if getattr(args, "search", None):
+        return _search(args, choice, document, show_progress)
+    if args.dry_run and args.json:
+        print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.explain or args.dry_run:
+        print(explain(choice), flush=True)
+    if args.dry_run:
+        return EXIT_OK
+    with cli.progress(show_progress) as listener:
+        answer = run_sync(arun_choice(choice, args.question, document, listener))
+    if args.json:
+        from lambda_rlm.core.values import to_json
+
+        result = answer.result
+        print(json.dumps({"value": to_json(result.value), **result.stats(), "task": answer.task,
+                          "plan": answer.plan, "used_model": answer.used_model, "total_calls": answer.calls},
+                         ensure_ascii=False, indent=2))
+    else:
+        cli.print_result(answer.result, False)
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool) -> int:
+    """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
+    from lambda_rlm.core.values import show, to_json
+    from lambda_rlm.strategies.plan import explain
+    from lambda_rlm.strategies.search import arun_search, candidates, explain_candidates, explain_outcomes
+
+    from . import options as cli
+
+    cands = candidates(choice, args.question, document, args.search)
+    if args.dry_run and args.json:
+        print(json.dumps({**choice.as_dict(), "candidates": [c.as_dict() for c in cands]}, ensure_ascii=False,
+                         indent=2))
+        return EXIT_OK
+    if args.explain or args.dry_run:
+        print(explain(choice) + "\n" + explain_candidates(cands), flush=True)
+    if args.dry_run:
+        return EXIT_OK
+    with cli.progress(show_progress) as listener:
+        found = run_sync(arun_search(choice, cands, args.question, document, listener))
+    if args.explain:
+        print(explain_outcomes(found), flush=True)
+    if args.json:
+        print(json.dumps({"value": to_json(found.value), "task": found.task, "plan": found.plan,
+                          "winner": found.winner, "why": found.why, "total_calls": found.calls,
+                          "candidates": [o.as_event() for o in found.outcomes]}, ensure_ascii=False, indent=2))
+    else:
+        print(show(found.value))
+    return EXIT_OK

@@ -1,0 +1,540 @@
+"""The standard combinators: decorated functions with signatures, implementations and size semantics.
+
+Runtime values follow lambda_rlm.values: lists are tuples, `Option a` is None or Some(v).
+Functions passed in from programs are async callables: `await f(x)`.
+Each `abstract` receives the cost analyser `an` and sizes (lambda_rlm.absdomain) and charges
+the worst-case neural cost of what the combinator will do with its function arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lambda_rlm.analysis import absdomain as a
+from lambda_rlm.analysis.cost import Analyser
+from lambda_rlm.core.errors import EvalError, LeafError
+from lambda_rlm.core.registry import combinator
+from lambda_rlm.core.values import Some, render
+from lambda_rlm.runtime.evaluator import may_wait, together
+from lambda_rlm.text import chunking
+
+Fn = Callable[[Any], Awaitable[Any]]
+
+
+async def _map(f: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """f over xs: concurrently when f may call the model, else one item after another (no task each)."""
+    if not may_wait(f):
+        return tuple([await f(x) for x in xs])
+    return tuple(await together(f(x) for x in xs))
+
+
+def _limit(v: a.AValue, default: int) -> tuple[int, int]:
+    """(smallest, largest) value an Int argument may take, clamped to >= 1."""
+    if isinstance(v, a.Num):
+        lo = max(1, int(v.lo)) if v.lo is not None else 1
+        hi = max(1, int(v.hi)) if v.hi is not None else default
+        return lo, max(lo, hi)
+    return 1, default
+
+
+def _each(an: Any, f: a.AValue, xs: a.AValue) -> tuple[int | None, a.AValue]:
+    """Charge `len(xs)` applications of f; give the length and the size of one result."""
+    if not isinstance(xs, a.Lst):
+        return None, a.TOP
+    value, cost = an.call_measured(f, xs.elem)
+    if cost.calls and xs.length is None:
+        an.fail("this applies a model call to every item of a list whose length has no bound")
+    an.charge(cost.times(xs.length or 0))
+    return xs.length, value
+
+
+# ------------------------------------------------------------------ text
+
+
+def _abs_split(an: Any, text: a.AValue, limit: a.AValue) -> a.AValue:
+    if not isinstance(text, a.Text) or text.tokens is None:
+        return a.Lst(None, a.Text(_limit(limit, 0)[1] or None))
+    lo, hi = _limit(limit, text.tokens)
+    return a.Lst(chunking.max_chunks(text.tokens, lo), a.Text(min(hi, text.tokens)))
+
+
+@combinator("split : Text -> Int -> List Text", abstract=_abs_split)
+def split(text: str, limit: int, *, ctx: Any) -> tuple[str, ...]:
+    """Chunks of at most `limit` tokens, cut at paragraph, sentence, line or word boundaries."""
+    if limit < 1:
+        raise EvalError(f"split needs a chunk size of at least 1 token, given {limit}")
+    return tuple(chunking.split(text, limit, ctx.tokenizer))
+
+
+def _abs_partition(an: Any, text: a.AValue, k: a.AValue) -> a.AValue:
+    if not isinstance(text, a.Text) or text.tokens is None:
+        return a.Lst(None, a.Text(None))
+    lo, hi = _limit(k, text.tokens)
+    return a.Lst(min(hi, max(text.tokens, 1)), a.Text(chunking.max_piece(text.tokens, lo)))
+
+
+@combinator("partition : Text -> Int -> List Text", abstract=_abs_partition)
+def partition(text: str, k: int, *, ctx: Any) -> tuple[str, ...]:
+    """At most k contiguous pieces of near-equal token size (the paper's SPLIT(P, k))."""
+    if k < 1:
+        raise EvalError(f"partition needs at least 1 piece, given {k}")
+    return tuple(chunking.partition(text, k, ctx.tokenizer))
+
+
+def _abs_peek(an: Any, text: a.AValue, start: a.AValue, length: a.AValue) -> a.AValue:
+    _, hi = _limit(length, 0)
+    if isinstance(text, a.Text) and text.tokens is not None:
+        return a.Text(min(text.tokens, hi) if hi else text.tokens)
+    return a.Text(hi or None)
+
+
+@combinator("peek : Text -> Int -> Int -> Text", abstract=_abs_peek)
+def peek(text: str, start: int, length: int, *, ctx: Any) -> str:
+    """The tokens [start, start + length) of a text (clamped to the text)."""
+    return chunking.peek(text, max(0, start), max(0, length), ctx.tokenizer)
+
+
+def _abs_tokens(an: Any, text: a.AValue) -> a.AValue:
+    return a.Num(0, text.tokens) if isinstance(text, a.Text) and text.tokens is not None else a.Num(0)
+
+
+@combinator("tokens : Text -> Int", abstract=_abs_tokens)
+def tokens(text: str, *, ctx: Any) -> int:
+    """How many tokens a text has for the runtime's tokenizer."""
+    return int(ctx.tokenizer.count(text))
+
+
+def _abs_join(an: Any, sep: a.AValue, xs: a.AValue) -> a.AValue:
+    if isinstance(xs, a.Lst) and isinstance(xs.elem, a.Text) and isinstance(sep, a.Text):
+        n, each, s = xs.length, xs.elem.tokens, sep.tokens
+        return a.Text(a.add_opt(a.mul_opt(n, a.add_opt(each, a.add_opt(s, 1))), 0))
+    return a.Text(None)
+
+
+@combinator("join : Text -> List Text -> Text", abstract=_abs_join)
+def join(sep: str, xs: tuple[str, ...]) -> str:
+    """The texts of a list with `sep` between them."""
+    return sep.join(xs)
+
+
+@combinator("concat : List Text -> Text", abstract=lambda an, xs: _abs_join(an, a.Text(0), xs))
+def concat(xs: tuple[str, ...]) -> str:
+    """The texts of a list, one after another."""
+    return "".join(xs)
+
+
+@combinator("lines : Text -> List Text", size=lambda t: a.Lst(t.tokens, t) if isinstance(t, a.Text) else a.TOP)
+def lines(text: str) -> tuple[str, ...]:
+    """The lines of a text, without their line breaks."""
+    return tuple(text.splitlines())
+
+
+@combinator("contains : Text -> Text -> Bool", size=lambda t, u: a.Bool())
+def contains(text: str, part: str) -> bool:
+    """Whether `part` occurs in `text` (case-insensitive)."""
+    return part.casefold() in text.casefold()
+
+
+@combinator("lower : Text -> Text", size=lambda t: t)
+def lower(text: str) -> str:
+    return text.lower()
+
+
+@combinator("trim : Text -> Text", size=lambda t: t)
+def trim(text: str) -> str:
+    return text.strip()
+
+
+@combinator("show : a -> Text", size=lambda v: a.Text(a.rendered_tokens(v)))
+def show(value: Any) -> str:
+    """A value as text: Text unchanged, anything else as JSON."""
+    return render(value)
+
+
+@combinator("parse_int : Text -> Option Int", size=lambda t: a.Opt(a.Num()))
+def parse_int(text: str) -> Some | None:
+    """The integer a text spells (ignoring spaces and commas), or none."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    try:
+        return Some(int(cleaned))
+    except ValueError:
+        return None
+
+
+@combinator("float_of : Int -> Float", size=lambda n: n)
+def float_of(n: int) -> float:
+    return float(n)
+
+
+# ------------------------------------------------------------------ lists
+
+
+def _abs_map(an: Any, f: a.AValue, xs: a.AValue) -> a.AValue:
+    n, v = _each(an, f, xs)
+    return a.Lst(n, v)
+
+
+@combinator("map : (a -> b) -> List a -> List b", abstract=_abs_map)
+async def map_(f: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """f applied to every item; the applications run concurrently."""
+    return await _map(f, xs)
+
+
+def _abs_filter(an: Any, p: a.AValue, xs: a.AValue) -> a.AValue:
+    _each(an, p, xs)
+    return xs
+
+
+@combinator("filter : (a -> Bool) -> List a -> List a", abstract=_abs_filter)
+async def filter_(p: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The items for which p holds, in order; p runs concurrently."""
+    keep = await _map(p, xs)
+    return tuple(x for x, k in zip(xs, keep, strict=True) if k)
+
+
+def _abs_filter_map(an: Any, f: a.AValue, xs: a.AValue) -> a.AValue:
+    n, v = _each(an, f, xs)
+    return a.Lst(n, v.inner if isinstance(v, a.Opt) else a.TOP)
+
+
+@combinator("filter_map : (a -> Option b) -> List a -> List b", abstract=_abs_filter_map)
+async def filter_map(f: Fn, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The present results of f over the items, in order."""
+    return tuple(r.value for r in await _map(f, xs) if r is not None)
+
+
+# A fold is followed exactly for this many steps; after that, sizes that still grow are widened.
+EXACT_FOLD_STEPS = 64
+
+
+def _abs_fold(an: Any, f: a.AValue, init: a.AValue, xs: a.AValue) -> a.AValue:
+    if not isinstance(xs, a.Lst):
+        return a.TOP
+    acc, steps = init, xs.length
+    if steps is None:
+        value, cost = an.call_measured(f, init, xs.elem)
+        if cost.calls:
+            an.fail("this folds a model call over a list whose length has no bound")
+        return a.join(init, value)
+    for step in range(steps):
+        nxt, cost = an.call_measured(f, acc, xs.elem)
+        joined = a.join(acc, nxt)
+        if step >= EXACT_FOLD_STEPS:
+            joined = a.widen(acc, joined)  # give up the growing bounds, so a fixed point comes soon
+        if joined == acc:  # a fixed point: every remaining step costs at most this and changes nothing
+            an.charge(cost.times(steps - step))
+            return acc
+        an.charge(cost)
+        acc = joined
+    return acc
+
+
+@combinator("fold : (b -> a -> b) -> b -> List a -> b", abstract=_abs_fold)
+async def fold(f: Fn, init: Any, xs: tuple[Any, ...]) -> Any:
+    """Left fold: f (f (f init x1) x2) x3 …"""
+    acc = init
+    for x in xs:
+        acc = await (await f(acc))(x)
+    return acc
+
+
+def _abs_reduce(an: Any, f: a.AValue, xs: a.AValue) -> a.AValue:
+    if not isinstance(xs, a.Lst):
+        return a.TOP
+    return a.Opt(_abs_fold(an, f, xs.elem, a.Lst(None if xs.length is None else max(xs.length - 1, 0), xs.elem)))
+
+
+@combinator("reduce : (a -> a -> a) -> List a -> Option a", abstract=_abs_reduce)
+async def reduce(f: Fn, xs: tuple[Any, ...]) -> Some | None:
+    """The items combined left to right with f, or none for an empty list."""
+    if not xs:
+        return None
+    return Some(await fold(f, xs[0], xs[1:]))
+
+
+@combinator("len : List a -> Int", size=lambda xs: a.Num(0, xs.length) if isinstance(xs, a.Lst) else a.Num(0))
+def len_(xs: tuple[Any, ...]) -> int:
+    return len(xs)
+
+
+@combinator("first : List a -> Option a", size=lambda xs: a.Opt(xs.elem) if isinstance(xs, a.Lst) else a.TOP)
+def first(xs: tuple[Any, ...]) -> Some | None:
+    """The first item, or none."""
+    return Some(xs[0]) if xs else None
+
+
+def _abs_find(an: Any, p: a.AValue, xs: a.AValue) -> a.AValue:
+    _each(an, p, xs)
+    return a.Opt(xs.elem) if isinstance(xs, a.Lst) else a.TOP
+
+
+@combinator("find : (a -> Bool) -> List a -> Option a", abstract=_abs_find)
+async def find(p: Fn, xs: tuple[Any, ...]) -> Some | None:
+    """The first item for which p holds (p runs on all items concurrently)."""
+    for x, ok in zip(xs, await _map(p, xs), strict=True):
+        if ok:
+            return Some(x)
+    return None
+
+
+@combinator("best : (a -> Int) -> List a -> Option a", abstract=_abs_find)
+async def best(score: Fn, xs: tuple[Any, ...]) -> Some | None:
+    """The item with the highest score (the first of equals), or none for an empty list."""
+    if not xs:
+        return None
+    scores = await _map(score, xs)
+    return Some(xs[max(range(len(xs)), key=lambda i: (scores[i], -i))])
+
+
+@combinator("count : (a -> Bool) -> List a -> Int", abstract=lambda an, p, xs: (
+    _each(an, p, xs), a.Num(0, xs.length if isinstance(xs, a.Lst) else None))[1])
+async def count(p: Fn, xs: tuple[Any, ...]) -> int:
+    """How many items satisfy p."""
+    return sum(1 for ok in await _map(p, xs) if ok)
+
+
+def _abs_cross(an: Any, xs: a.AValue, ys: a.AValue) -> a.AValue:
+    if isinstance(xs, a.Lst) and isinstance(ys, a.Lst):
+        return a.Lst(a.mul_opt(xs.length, ys.length), a.Tup((xs.elem, ys.elem)))
+    return a.TOP
+
+
+@combinator("cross : List a -> List b -> List (a, b)", abstract=_abs_cross)
+def cross(xs: tuple[Any, ...], ys: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Every pair (x, y), x from the first list and y from the second."""
+    return tuple((x, y) for x in xs for y in ys)
+
+
+def _abs_pairs(an: Any, xs: a.AValue) -> a.AValue:
+    if isinstance(xs, a.Lst):
+        n = xs.length
+        return a.Lst(None if n is None else n * (n - 1) // 2, a.Tup((xs.elem, xs.elem)))
+    return a.TOP
+
+
+@combinator("pairs : List a -> List (a, a)", abstract=_abs_pairs)
+def pairs(xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Every unordered pair of distinct positions (i < j)."""
+    return tuple((xs[i], xs[j]) for i in range(len(xs)) for j in range(i + 1, len(xs)))
+
+
+def _abs_zip(an: Any, xs: a.AValue, ys: a.AValue) -> a.AValue:
+    if isinstance(xs, a.Lst) and isinstance(ys, a.Lst):
+        n = xs.length if ys.length is None else ys.length if xs.length is None else min(xs.length, ys.length)
+        return a.Lst(n, a.Tup((xs.elem, ys.elem)))
+    return a.TOP
+
+
+@combinator("zip : List a -> List b -> List (a, b)", abstract=_abs_zip)
+def zip_(xs: tuple[Any, ...], ys: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(zip(xs, ys, strict=False))
+
+
+@combinator("unique : List a -> List a", size=lambda xs: xs)
+def unique(xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The items without repeats, first occurrences kept in order."""
+    # Hashing keeps this linear (a pairwise plan dedupes tens of thousands of records); values
+    # holding functions are unhashable and fall back to comparison with the few seen so far.
+    hashed: set[Any] = set()
+    other: list[Any] = []
+    kept: list[Any] = []
+    for x in xs:
+        try:
+            if x in hashed:
+                continue
+            hashed.add(x)
+        except TypeError:
+            if x in other:
+                continue
+            other.append(x)
+        kept.append(x)
+    return tuple(kept)
+
+
+@combinator("sort : List a -> List a", size=lambda xs: xs)
+def sort(xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The items in ascending order."""
+    try:
+        return tuple(sorted(xs, key=_sort_key))
+    except TypeError as exc:
+        raise EvalError(f"these values cannot be ordered: {exc}") from None
+
+
+def _sort_key(v: Any) -> Any:
+    if isinstance(v, Some):
+        return (1, _sort_key(v.value))
+    if v is None:
+        return (0,)
+    if isinstance(v, tuple):
+        return tuple(_sort_key(x) for x in v)
+    return v
+
+
+def _abs_take(an: Any, n: a.AValue, xs: a.AValue) -> a.AValue:
+    if not isinstance(xs, a.Lst):
+        return a.TOP
+    hi = int(n.hi) if isinstance(n, a.Num) and n.hi is not None else None
+    return a.Lst(hi if xs.length is None else xs.length if hi is None else max(0, min(hi, xs.length)), xs.elem)
+
+
+@combinator("take : Int -> List a -> List a", abstract=_abs_take)
+def take(n: int, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The first n items."""
+    return xs[: max(0, n)]
+
+
+def _abs_flatten(an: Any, xss: a.AValue) -> a.AValue:
+    if isinstance(xss, a.Lst) and isinstance(xss.elem, a.Lst):
+        return a.Lst(a.mul_opt(xss.length, xss.elem.length), xss.elem.elem)
+    return a.TOP
+
+
+@combinator("flatten : List (List a) -> List a", abstract=_abs_flatten)
+def flatten(xss: tuple[tuple[Any, ...], ...]) -> tuple[Any, ...]:
+    return tuple(x for xs in xss for x in xs)
+
+
+def _abs_counts(an: Any, xs: a.AValue) -> a.AValue:
+    return a.Lst(xs.length, a.Tup((xs.elem, a.Num(1, xs.length)))) if isinstance(xs, a.Lst) else a.TOP
+
+
+@combinator("counts : List Text -> List (Text, Int)", abstract=_abs_counts)
+def counts(xs: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """How often each text occurs, most frequent first (ties in order of first occurrence)."""
+    tally: dict[str, int] = {}
+    for x in xs:
+        tally[x] = tally.get(x, 0) + 1
+    return tuple(sorted(tally.items(), key=lambda kv: -kv[1]))
+
+
+def _abs_merge_counts(an: Any, xss: a.AValue) -> a.AValue:
+    if isinstance(xss, a.Lst) and isinstance(xss.elem, a.Lst):
+        return a.Lst(a.mul_opt(xss.length, xss.elem.length), a.Tup((a.Text(None), a.Num(0))) if not
+                     isinstance(xss.elem.elem, a.Tup) else a.Tup((xss.elem.elem.items[0], a.Num(0))))
+    return a.TOP
+
+
+@combinator("merge_counts : List (List (Text, Int)) -> List (Text, Int)", abstract=_abs_merge_counts)
+def merge_counts(xss: tuple[tuple[tuple[str, int], ...], ...]) -> tuple[tuple[str, int], ...]:
+    """Sum the counts of equal keys across lists, most frequent first."""
+    tally: dict[str, int] = {}
+    for xs in xss:
+        for key, n in xs:
+            tally[key] = tally.get(key, 0) + n
+    return tuple(sorted(tally.items(), key=lambda kv: -kv[1]))
+
+
+# ------------------------------------------------------------------ options, tuples
+
+
+@combinator("some : a -> Option a", size=lambda v: a.Opt(v))
+def some(v: Any) -> Some:
+    return Some(v)
+
+
+@combinator("default : a -> Option a -> a", size=lambda d, o: a.join(d, o.inner) if isinstance(o, a.Opt) else d)
+def default(d: Any, o: Some | None) -> Any:
+    """The value inside an option, or `d` when it is none."""
+    return d if o is None else o.value
+
+
+@combinator("is_some : Option a -> Bool", size=lambda o: a.Bool())
+def is_some(o: Some | None) -> bool:
+    return o is not None
+
+
+@combinator("fst : (a, b) -> a", size=lambda p: p.items[0] if isinstance(p, a.Tup) else a.TOP)
+def fst(p: tuple[Any, Any]) -> Any:
+    return p[0]
+
+
+@combinator("snd : (a, b) -> b", size=lambda p: p.items[1] if isinstance(p, a.Tup) else a.TOP)
+def snd(p: tuple[Any, Any]) -> Any:
+    return p[1]
+
+
+# ------------------------------------------------------------------ recursion and failure
+
+
+def _abs_divide(an: Analyser, tau: a.AValue, k: a.AValue, leaf: a.AValue, combine: a.AValue,
+                doc: a.AValue) -> a.AValue:
+    if not isinstance(doc, a.Text) or doc.tokens is None:
+        an.fail("divide needs a text whose size has a bound")
+    # Recursion goes on while a piece is above τ, so depth follows τ's smallest value; a leaf
+    # reads a piece of at most τ's largest value; a level makes at most k pieces, and never more
+    # pieces than tokens.
+    tau_lo, tau_hi = _limit(tau, doc.tokens)
+    k_lo, k_hi = _limit(k, doc.tokens)
+    k_lo, k_hi = max(2, k_lo), max(2, k_hi)
+    sizes = [doc.tokens]
+    while sizes[-1] > tau_lo:
+        sizes.append(chunking.max_piece(sizes[-1], k_lo))
+    value, cost = an.call_measured(leaf, a.Text(min(sizes[-1], tau_hi)))
+    for level in range(len(sizes) - 2, -1, -1):
+        fanout = min(k_hi, sizes[level])
+        total = cost.times(fanout)
+        acc = value
+        for _ in range(fanout - 1):
+            nxt, c = an.call_measured(combine, acc, value)
+            total = total + c
+            acc = a.join(acc, nxt)
+        leaf_value, leaf_cost = an.call_measured(leaf, a.Text(min(sizes[level], tau_hi)))
+        value, cost = a.join(acc, leaf_value), total.join(leaf_cost).deeper(1)
+    an.charge(cost)
+    return value
+
+
+@combinator("divide : Int -> Int -> (Text -> b) -> (b -> b -> b) -> Text -> b", abstract=_abs_divide)
+async def divide(tau: int, k: int, leaf: Fn, combine: Fn, doc: str, *, ctx: Any) -> Any:
+    """fix(λf.λP. if |P| ≤ τ then leaf P else fold combine (map f (partition P k))).
+
+    Terminates because every piece of a text of n > τ ≥ 1 tokens has at most
+    max_piece(n, k) < n tokens (k is raised to at least 2).
+    """
+    k = max(2, k)
+    if ctx.tokenizer.count(doc) <= max(1, tau):
+        return await leaf(doc)
+    pieces = chunking.partition(doc, k, ctx.tokenizer)
+    if len(pieces) == 1:  # one indivisible character longer than τ tokens: nothing left to cut
+        return await leaf(pieces[0])
+    results = await together(divide(tau, k, leaf, combine, p, ctx=ctx) for p in pieces)
+    acc = results[0]
+    for r in results[1:]:
+        acc = await (await combine(acc))(r)
+    return acc
+
+
+def _abs_recover(an: Any, f: a.AValue, fallback: a.AValue, x: a.AValue) -> a.AValue:
+    value = an.call(f, x)
+    return a.join(value, fallback)
+
+
+@combinator("recover : (a -> b) -> b -> a -> b", abstract=_abs_recover)
+async def recover(f: Fn, fallback: Any, x: Any) -> Any:
+    """f x, or `fallback` when a model call inside it fails for good (the failure is still traced)."""
+    try:
+        return await f(x)
+    except LeafError:
+        return fallback
+
+
+@combinator("none : Option a", size=lambda: a.Opt(a.TOP))
+def none() -> None:
+    """The empty option."""
+    return None
+
+
+# ------------------------------------------------------------------ the partition rule
+
+
+@combinator("tau : Int", abstract=lambda an: a.Num.exactly(an.model.tau) if an.model.tau else a.Num(1))
+def tau(*, ctx: Any) -> int:
+    """The leaf size chosen by the partition rule for this run's window (see lambda_rlm/partition.py)."""
+    return int(ctx.tau or 0)  # 0 only when the program never asks for it
+
+
+@combinator("fanout : Int", abstract=lambda an: a.Num.exactly(an.model.k) if an.model.k else a.Num(2))
+def fanout(*, ctx: Any) -> int:
+    """The fan-out chosen by the partition rule: the fewest pieces of at most `tau` tokens."""
+    return int(ctx.k or 0)

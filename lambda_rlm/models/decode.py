@@ -1,0 +1,296 @@
+"""Leaf decoding: takes a result type, gives its format instruction, JSON schema and lenient parser.
+
+Small local models invent values when a schema forces a field they cannot find, so only lists,
+records and tuples are asked for as JSON. Text is the stripped reply, Int/Float/Bool accept a
+bare answer ("42", "yes"), and `Option T` accepts the literal NONE for "absent". Validation of
+JSON replies is pydantic's (lax mode: "42" fits an Int field); `values.from_json` then builds our
+runtime values from pydantic's JSON-mode dump.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from typing import Any
+
+import pydantic
+import pydantic_core
+
+from lambda_rlm.core import types as t
+from lambda_rlm.core import values
+
+_PREAMBLE = "You answer one request precisely, using only the text you are given."
+_NONE_WORD = "NONE"
+_JSON_DECODER = json.JSONDecoder()
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_TRUE = frozenset({"yes", "true", "y"})
+_FALSE = frozenset({"no", "false", "n"})
+_WRAPPER = "value"
+
+
+class DecodeError(ValueError):
+    """A reply that does not decode to the declared type; the message is sent back on a re-ask."""
+
+
+def is_json_type(type_: t.Type) -> bool:
+    """Whether replies of this type are JSON (lists, records, tuples, or options of those)."""
+    match type_:
+        case t.TCon("Option", (inner,)):
+            return is_json_type(inner)
+        case t.TCon("List", _) | t.TRecord() | t.TTuple():
+            return True
+    return False
+
+
+def fails_only_when_blank(type_: t.Type) -> bool:
+    """Whether every reply that is not blank decodes to this type (Text, Option Text): a re-ask of
+    such a leaf shows no bad reply, so the bound keeps no room for one."""
+    match type_:
+        case t.TCon("Text"):
+            return True
+        case t.TCon("Option", (inner,)):
+            return not is_json_type(inner) and fails_only_when_blank(inner)
+    return False
+
+
+def instruction(type_: t.Type) -> str:
+    """The system message for leaves of this type: a constant per type, so prefixes are shared."""
+    return f"{_PREAMBLE} {_format(type_)}"
+
+
+def _format(type_: t.Type) -> str:
+    match type_:
+        case t.TCon("Text"):
+            return "Reply with the answer only, as plain text, without preamble."
+        case t.TCon("Int"):
+            return "Reply with a single integer and nothing else."
+        case t.TCon("Float"):
+            return "Reply with a single number and nothing else."
+        case t.TCon("Bool"):
+            return "Reply with yes or no and nothing else."
+        case t.TCon("Option", (inner,)) if is_json_type(inner):
+            return (
+                f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD} "
+                "instead of JSON."
+            )
+        case t.TCon("Option", (inner,)):
+            return f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD}."
+    return (
+        "Reply with one JSON value of this shape and nothing else (no prose, no code fences): "
+        f"{shape(type_)}"
+    )
+
+
+# The error quoted in a re-ask is cut to this many UTF-8 bytes, so (tokens <= bytes) the static
+# bound can keep room for a re-ask: reask_room(type) tokens plus one bad reply.
+REASK_ERROR_BYTES = 240
+
+
+def reask(error: DecodeError | str, type_: t.Type) -> str:
+    """The user message that re-asks after a reply failed to decode."""
+    said = str(error).encode()
+    if len(said) > REASK_ERROR_BYTES:
+        said = said[: REASK_ERROR_BYTES - 3].decode(errors="ignore").encode() + b"..."
+    return (f"That reply could not be read: {said.decode()}. Answer the same request again. "
+            f"{_format(type_)}")
+
+
+def shape(type_: t.Type) -> str:
+    """A compact picture of the JSON a type expects, easier for small models than a schema."""
+    match type_:
+        case t.TCon("Text"):
+            return "<string>"
+        case t.TCon("Int"):
+            return "<integer>"
+        case t.TCon("Float"):
+            return "<number>"
+        case t.TCon("Bool"):
+            return "<true or false>"
+        case t.TCon("Option", (inner,)):
+            return f"{shape(inner)} or null"
+        case t.TCon("List", (inner,)):
+            return f"[{shape(inner)}, ...]"
+        case t.TRecord(fields):
+            return "{" + ", ".join(f"{json.dumps(n)}: {shape(f)}" for n, f in fields) + "}"
+        case t.TTuple(items):
+            return "[" + ", ".join(shape(x) for x in items) + "]"
+    raise ValueError(f"a leaf cannot return {t.show(type_)}")
+
+
+# Small models write numbers where text is due; reading 42 as "42" is harmless.
+_CONFIG = pydantic.ConfigDict(coerce_numbers_to_str=True)
+
+
+@lru_cache(maxsize=256)
+def _adapter(type_: t.Type) -> pydantic.TypeAdapter[Any]:
+    if isinstance(type_, t.TRecord):
+        return pydantic.TypeAdapter(_python_type(type_))  # a model carries its own config
+    return pydantic.TypeAdapter(_python_type(type_), config=_CONFIG)
+
+
+def _python_type(type_: t.Type) -> Any:
+    match type_:
+        case t.TCon("Text"):
+            return str
+        case t.TCon("Int"):
+            return int
+        case t.TCon("Float"):
+            return pydantic.FiniteFloat
+        case t.TCon("Bool"):
+            return bool
+        case t.TCon("Option", (inner,)):
+            return _python_type(inner) | None
+        case t.TCon("List", (inner,)):
+            return list[_python_type(inner)]  # type: ignore[misc]
+        case t.TTuple(items):
+            return tuple[tuple(_python_type(x) for x in items)]  # type: ignore[misc]
+        case t.TRecord(fields):
+            # Field names become aliases: record labels may be Python keywords or start with _.
+            # An absent optional field reads as none: models tend to omit what they cannot find.
+            spec: dict[str, Any] = {
+                f"f{i}": (_python_type(ft), pydantic.Field(alias=name, default=_default(ft)))
+                for i, (name, ft) in enumerate(fields)
+            }
+            return pydantic.create_model("Record", __config__=_CONFIG, **spec)
+    raise ValueError(f"a leaf cannot return {t.show(type_)}")
+
+
+def _default(type_: t.Type) -> Any:
+    is_option = isinstance(type_, t.TCon) and type_.name == "Option"
+    return None if is_option else pydantic_core.PydanticUndefined
+
+
+def response_format(type_: t.Type) -> dict[str, Any]:
+    """An OpenAI-style `json_schema` response format; non-record types are wrapped in {"value": …}
+    because providers require an object at the root."""
+    schema = _adapter(type_).json_schema(by_alias=True)
+    if not isinstance(type_, t.TRecord):
+        defs = schema.pop("$defs", None)
+        schema = {"type": "object", "properties": {_WRAPPER: schema}, "required": [_WRAPPER]}
+        if defs:
+            schema["$defs"] = defs
+    return {"type": "json_schema", "json_schema": {"name": "leaf", "schema": schema}}
+
+
+def decode(reply: str | None, type_: t.Type) -> Any:
+    """The runtime value a reply denotes, or DecodeError saying what was wrong."""
+    text = (reply or "").strip()
+    if not text:
+        raise DecodeError("the reply was empty")
+    match type_:
+        case t.TCon("Text"):
+            return text
+        case t.TCon("Option", (inner,)):
+            if _bare(text).upper() == _NONE_WORD:
+                return None
+            if is_json_type(inner):
+                return _json_value(text, type_)
+            return values.Some(decode(text, inner))
+        case t.TCon("Int" | "Float" | "Bool" as name):
+            return _scalar(text, name)
+    return _json_value(text, type_)
+
+
+def _bare(text: str) -> str:
+    """The reply without quotes, markdown emphasis, backticks and a closing full stop."""
+    return text.strip().strip("`*\"'").strip().rstrip(".").strip()
+
+
+def _scalar(text: str, name: str) -> Any:
+    bare = _bare(text)
+    if name == "Bool":
+        word = re.split(r"[\s,.;:!]+", bare.lower(), maxsplit=1)[0]
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise DecodeError(f"expected yes or no, got {_excerpt(text)}")
+    kind = "integer" if name == "Int" else "number"
+    numbers = _NUMBER.findall(bare)
+    if len(numbers) != 1:
+        found = "no number" if not numbers else f"{len(numbers)} numbers"
+        raise DecodeError(f"expected a single {kind}, found {found} in {_excerpt(text)}")
+    digits = numbers[0].replace(",", "")
+    if name == "Int" and re.fullmatch(r"[-+]?\d+", digits):
+        return int(digits)
+    number = float(digits)
+    if not math.isfinite(number) or (name == "Int" and not number.is_integer()):
+        raise DecodeError(
+            f"expected {'an integer' if name == 'Int' else 'a finite number'}, got {numbers[0]}"
+        )
+    return int(number) if name == "Int" else number
+
+
+def _json_value(text: str, type_: t.Type) -> Any:
+    try:
+        obj = _first_json(text)
+    except DecodeError:
+        # Small models often write a list of words without quotes: [food, travel, food].
+        obj = _bare_words(text) if _holds_text_list(type_) else None
+        if obj is None:
+            raise
+    adapter = _adapter(type_)
+    try:
+        validated = adapter.validate_python(obj)
+    except pydantic.ValidationError as err:
+        # A structured-output reply arrives wrapped as {"value": …} (see response_format).
+        if not (isinstance(obj, dict) and set(obj) == {_WRAPPER}):
+            raise DecodeError(_validation_message(err, type_)) from None
+        try:
+            validated = adapter.validate_python(obj[_WRAPPER])
+        except pydantic.ValidationError as inner_err:
+            raise DecodeError(_validation_message(inner_err, type_)) from None
+    try:
+        return values.from_json(adapter.dump_python(validated, mode="json", by_alias=True), type_)
+    except ValueError as err:
+        raise DecodeError(str(err)) from None
+
+
+def _first_json(text: str) -> Any:
+    """The first JSON array or object in a reply, ignoring code fences and surrounding prose."""
+    unfenced = re.sub(r"```[A-Za-z0-9_-]*", "", text)
+    for match in re.finditer(r"[\[{]", unfenced):
+        try:
+            obj, _ = _JSON_DECODER.raw_decode(unfenced, match.start())
+        except ValueError:
+            continue
+        return obj
+    if unfenced.strip() == "null":
+        return None
+    raise DecodeError(f"expected a JSON value, found none in {_excerpt(text)}")
+
+
+_BARE_LIST = re.compile(r"\[([^\[\]{}\"]*)\]")
+
+
+def _holds_text_list(type_: t.Type) -> bool:
+    match type_:
+        case t.TCon("List", (t.TCon("Text"),)):
+            return True
+        case t.TCon("Option", (inner,)):
+            return _holds_text_list(inner)
+    return False
+
+
+def _bare_words(text: str) -> list[str] | None:
+    """The items of the first `[a, b, c]` in a reply whose items have no quotes, brackets or braces."""
+    found = _BARE_LIST.search(text)
+    if found is None:
+        return None
+    items = [item.strip().strip("'`").strip() for item in found.group(1).split(",")]
+    return [item for item in items if item] if any(items) else []
+
+
+def _validation_message(err: pydantic.ValidationError, type_: t.Type) -> str:
+    problems = []
+    for e in err.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in e["loc"]) or "the value"
+        problems.append(f"{where}: {e['msg']}")
+    return f"the JSON does not fit {t.show(type_)}: " + "; ".join(problems)
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,0 +1,295 @@
+"""Running programs: takes a program, a document and inputs, gives a Result (value, usage, bound, trace).
+
+`run` is the one sync wrapper over `arun`. Before the first call the static bound is computed
+for the real input sizes and compared with the budget; during the run the oracle enforces the
+budget and this module checks that the calls made never exceed the bound (a bug if they do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lambda_rlm.analysis.cost import Bound, CostModel
+from lambda_rlm.analysis.program import Program, compile
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
+from lambda_rlm.lang import syntax as s
+from lambda_rlm.models import providers
+from lambda_rlm.models.backend import run_sync
+from lambda_rlm.models.budget import Budget
+from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
+
+from .evaluator import Context, Evaluator
+from .expand import Expander, charge, tagged
+from .trace import Trace
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs besides the program and its inputs."""
+
+    model: str = DEFAULT_MODEL
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    window: int = 8192
+    output_tokens: int = 512
+    max_leaf_tokens: int | None = None
+    concurrency: int = 8
+    temperature: float = 0.0
+    timeout_s: float = 120.0
+    max_attempts: int = 8
+    reasks: int = 4
+    use_cache: bool = True
+    cache_dir: str | None = None
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    max_usd: float | None = None
+    deadline_s: float | None = None
+    trace_path: str | None = None
+    progress: bool = False
+    retry_wait_s: float = 0.5
+    max_wait_s: float = 30.0
+    hole_calls: int = 4  # calls a hole's body may make of its own (README, "Typed holes")
+    hole_reasks: int = 2  # re-asks of a hole's writer after a rejected body
+    max_hole_depth: int = 3  # holes in holes' bodies, and so on; 0 turns holes off
+    tokenizer: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("hole_calls", "hole_reasks", "max_hole_depth", "max_calls", "max_tokens", "max_usd"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:  # NaN fails too
+                raise ConfigError(f"Config.{name} must be 0 or more, not {value}")
+        if self.deadline_s is not None and not self.deadline_s > 0:
+            raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
+        if self.output_tokens < 1 or self.window <= self.output_tokens:
+            raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
+                              f"({self.output_tokens} tokens)")
+
+    def llm_config(self) -> Any:
+        from lambda_rlm.models.backend import LLMConfig
+
+        return LLMConfig(
+            model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
+            max_output_tokens=self.output_tokens, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
+            reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
+            retry_wait_s=self.retry_wait_s, max_wait_s=self.max_wait_s,
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """The value of main and what it took to compute it."""
+
+    value: Any
+    calls: int
+    cache_hits: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    wall_s: float
+    bound: Bound
+    trace: tuple[dict[str, Any], ...] = field(repr=False, default=())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "cache_hits": self.cache_hits, "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd, "wall_s": round(self.wall_s, 3), "bound": self.bound.as_dict(),
+        }
+
+
+def run(program: Program | str | Path, context: str, config: Config | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+    """Run `program` on the document `context`; keyword arguments fill main's other inputs."""
+    return run_sync(arun(program, context, config=config, on_event=on_event, **inputs))
+
+
+async def arun(program: Program | str | Path, context: str, config: Config | None = None,
+               on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+    """The async form of `run`."""
+    prog = program if isinstance(program, Program) else compile(program)
+    if prog.main is None:
+        raise UnboundNameError("the program has no 'main' definition to run")
+    args = _inputs(prog, context, inputs)  # the user's own mistakes first, before the model is looked up
+    config = fit_to_model(config or Config())
+    tokenizer = config.tokenizer or default_tokenizer(config.model)
+    bound = plan(prog, config, tokenizer, args)
+    _refuse_over_budget(bound, config)
+
+    from lambda_rlm.models.llm import Oracle
+
+    trace = Trace(config.trace_path, on_event)
+    budget = Budget(config.max_calls, config.max_tokens, config.max_usd,
+                    None if config.deadline_s is None else time.monotonic() + config.deadline_s)
+    oracle = Oracle(config.llm_config(), budget, tagged(trace.emit), tokenizer.count)
+    made = 0
+
+    async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
+        nonlocal made
+        result = await oracle.leaf(prompt, ty)
+        if not result.cached:
+            made += 1
+            charge(1, result.prompt_tokens, result.completion_tokens, result.cost_usd)
+            if made > bound.calls:  # the static bound is a theorem; this is the dynamic guard
+                raise LambdaError(f"internal error: {made} calls exceed the static bound of {bound.calls}",
+                                  None if node is None else node.span, ["please report this program as a bug"])
+        return result.value
+
+    trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
+    start = time.monotonic()
+    model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k)
+    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k),
+                          Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), trace.emit))
+    try:
+        coro = evaluator.run_main(args)
+        value = await (asyncio.wait_for(coro, config.deadline_s) if config.deadline_s else coro)
+        c = budget.snapshot()
+        result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens,
+                        c.cost_usd, time.monotonic() - start, bound, tuple(trace.events))
+        trace.emit({"event": "run_end", **result.stats()})
+        return result
+    except TimeoutError:
+        trace.emit({"event": "run_error", "kind": "deadline"})
+        raise BudgetExceeded(f"the run passed its deadline of {config.deadline_s:g} s",
+                             notes=["completed leaves are cached; rerun to resume"]) from None
+    except LambdaError as exc:
+        trace.emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        trace.emit({"event": "run_error", "kind": "interrupted"})
+        raise
+    finally:
+        oracle.close()
+        trace.close()
+
+
+def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Bound:
+    """The static bound for these very inputs (sizes measured with the run's tokenizer)."""
+    names = [i.name for i in prog.inputs]
+    values = {n: v for n, v in zip(names, args, strict=True) if isinstance(v, int | float)}
+    arg_tokens = {n: tokenizer.count(v) for n, v in zip(names[1:], args[1:], strict=True) if isinstance(v, str)}
+    return prog.bound(cost_model(config, tokenizer), tokenizer.count(args[0]), arg_tokens, values,
+                      config.max_leaf_tokens)
+
+
+def cost_model(config: Config, tokenizer: Any) -> CostModel:
+    """What the analysis must assume to bound what this runtime really sends.
+
+    Each leaf's system message is its type's format instruction; a re-ask sends the original
+    messages plus the latest bad reply, stripped (at most `output_tokens`; nothing for a type
+    whose only bad reply is a blank one), and a correction whose quoted error is capped at
+    decode.REASK_ERROR_BYTES bytes (so at most that many tokens).
+    """
+    from lambda_rlm.models import decode
+
+    def instruction_tokens(ty: t.Type) -> int:
+        tokens = int(tokenizer.count(decode.instruction(ty)))
+        if config.reasks:
+            bad_reply = 0 if decode.fails_only_when_blank(ty) else config.output_tokens
+            tokens += bad_reply + int(tokenizer.count(decode.reask("", ty))) + decode.REASK_ERROR_BYTES
+        return tokens
+
+    return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens,
+                     hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
+                     max_hole_depth=config.max_hole_depth)
+
+
+async def _text(reply: Any) -> str:
+    return str(await reply)
+
+
+def _refuse_over_budget(bound: Bound, config: Config) -> None:
+    if config.max_calls is not None and bound.calls > config.max_calls:
+        raise BudgetExceeded(
+            f"the program may make up to {bound.calls} calls on this input, more than --max-calls {config.max_calls}",
+            notes=["nothing was run; raise the limit or shrink the input"])
+    worst = bound.total_prompt_tokens + bound.total_output_tokens
+    if config.max_tokens is not None and worst > config.max_tokens:
+        raise BudgetExceeded(
+            f"the program may use up to {worst:,} tokens on this input, more than --max-tokens {config.max_tokens:,}",
+            notes=["nothing was run; raise the limit or shrink the input"])
+
+
+def _inputs(prog: Program, context: str, given: dict[str, Any]) -> list[Any]:
+    if not isinstance(context, str):
+        raise ConfigError(f"the document must be text, not {type(context).__name__}")
+    try:
+        context.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"the document is not valid Unicode (a lone surrogate at character {exc.start})") from None
+    params = prog.inputs
+    unknown = set(given) - {p.name for p in params[1:]}
+    if unknown:
+        raise ConfigError(f"main has no input named {', '.join(sorted(unknown))}",
+                          notes=[f"its inputs are: {', '.join(p.name for p in params)}"])
+    args: list[Any] = [context]
+    for p in params[1:]:
+        if p.name not in given:
+            raise ConfigError(f"main needs the input '{p.name}' ({t.show(p.type)})",
+                              notes=[f"pass it as --arg {p.name}=VALUE, or {p.name}=… in Python"])
+        args.append(coerce(given[p.name], p.type, p.name))
+    return args
+
+
+def coerce(value: Any, ty: t.Type, name: str) -> Any:
+    """An input given as Python value or command-line text, checked against its declared type."""
+    try:
+        match ty:
+            case t.TCon("Text") | t.TVar():
+                if isinstance(value, str):
+                    value.encode("utf-8")  # a lone surrogate raises here, not deep in the cache key
+                    return value
+            case t.TCon("Int"):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return value
+                if isinstance(value, str):
+                    return int(value)
+            case t.TCon("Float"):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return float(value)
+                if isinstance(value, str):
+                    return float(value)
+            case t.TCon("Bool"):
+                if isinstance(value, bool):
+                    return value
+                if isinstance(value, str) and value.lower() in ("true", "false"):
+                    return value.lower() == "true"
+            case t.TCon("List", (inner,)):
+                items = json.loads(value) if isinstance(value, str) else value
+                if isinstance(items, list | tuple):
+                    return tuple(coerce(x, inner, name) for x in items)
+    except (ValueError, json.JSONDecodeError):  # UnicodeEncodeError is a ValueError
+        pass
+    raise ConfigError(f"the input '{name}' must be {t.show(ty)}, not {value!r:.60}")
+
+
+def fit_to_model(config: Config) -> Config:
+    """The config within what an in-process model can take: the embedded model is CPU-bound, so one
+    call at a time (a queue would only eat into the per-call timeouts), and never a window larger
+    than the one it is loaded with."""
+    found = providers.find(config.model)
+    if found is None:
+        return config
+    concurrency = min(config.concurrency, found.concurrency or config.concurrency)
+    return replace(config, concurrency=concurrency, window=min(config.window, found.window(config.model)))
+
+
+@functools.cache
+def default_tokenizer(model: str) -> Any:
+    """The model's own tokenizer when its provider has one (the embedded model), else cl100k_base
+    (counts for other models are estimates).
+
+    Wrapped in a `Memo` and kept per model, so the runs of one process tokenize a document once.
+    """
+    from lambda_rlm.text.tokens import Memo, cl100k
+
+    found = providers.find(model)
+    return Memo(found.tokenizer(model) if found is not None and found.tokenizer is not None else cl100k())

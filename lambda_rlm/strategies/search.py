@@ -1,0 +1,456 @@
+"""Program search (SRLM): takes an `ask` choice and K, gives K checked candidate programs, their runs and a choice.
+
+Candidates are the chosen plan first (so search never drops the single plan's answer), then the
+task plan with its leaves capped at τ/2, the task's reworded variants (`combinators/plans/variants/`),
+τ/4, τ/8 and a candidate whose core is a typed hole, cut to K. Every candidate is checked and
+bounded before any call, and the sum of their bounds is held against the budget. They run one
+after another, each with the run's full concurrency, so a leaf that an earlier candidate made
+is a cache hit for a later one (concurrent candidates would both miss and both pay).
+The selection rule is `choose` (README, "Program search").
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from lambda_rlm.core.errors import BudgetExceeded, CostError, LambdaError, SearchCutOff
+
+from .plan import DIRECT, AskResult, Choice, compile_plan
+
+if TYPE_CHECKING:
+    from lambda_rlm.analysis.cost import Bound
+    from lambda_rlm.analysis.program import Program
+    from lambda_rlm.runtime.session import Config, Result
+
+NEUTRAL = 50  # the confidence of a candidate whose leaves stated none (0–100 scale)
+SINGLE_PLAN = 1  # the id of the candidate that is the plan `ask` would run on its own
+MIN_TAU = 256  # leaf caps are halved down to this; smaller chunks rarely hold a fact with its context
+VARIANTS_PACKAGE = "lambda_rlm.combinators.plans.variants"
+HOLE_VARIANT = "hole"
+# Normalised answers that say "no answer": they vote only when every candidate says so.
+ABSTENTIONS = frozenset({"", "none", "not found", "undecided", "unknown", "no answer", "n/a", "null", "[]"})
+_SPACE = re.compile(r"\s+")
+_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+def normalise(answer: Any) -> str:
+    """The form answers are compared in: text lower-cased, NFKC, spaces collapsed, no edge
+    punctuation or leading article; any other value as canonical JSON."""
+    import json
+
+    from lambda_rlm.core.values import to_json
+
+    plain = to_json(answer)
+    if not isinstance(plain, str):
+        return json.dumps(plain, sort_keys=True, ensure_ascii=False)
+    text = _EDGE.sub("", _SPACE.sub(" ", unicodedata.normalize("NFKC", plain).lower().strip()))
+    return _ARTICLE.sub("", text).strip()
+
+
+def abstains(key: str) -> bool:
+    """Whether a normalised answer is an abstention (NONE, NOT FOUND, an empty list, …)."""
+    return key in ABSTENTIONS
+
+
+def group_key(key: str) -> str:
+    """The group a normalised answer votes in: every abstention is one answer, "no answer"."""
+    return "no answer" if abstains(key) else key
+
+
+# ---------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One checked, bounded program of the search, with the configuration it was bounded for."""
+
+    id: int  # 1-based, in the order of the pool: ties go to the smaller id
+    description: str
+    program: Program
+    config: Config
+    bound: Bound
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"candidate": self.id, "description": self.description, "bound": self.bound.as_dict()}
+
+
+def candidates(choice: Choice, question: str, document: str, k: int) -> tuple[Candidate, ...]:
+    """The first k candidates of the pool that bound on this input (a variant that cannot fit the
+    window is skipped, never run); the first is always `choice` itself. Makes no model call."""
+    from lambda_rlm.runtime.session import default_tokenizer
+    from lambda_rlm.runtime.session import plan as bound_for
+
+    args = [document, question]
+    tokenizer = choice.config.tokenizer or default_tokenizer(choice.config.model)
+    out = [Candidate(1, _describe(f"{choice.plan} plan (the single plan)", choice.bound), choice.program,
+                     choice.config, choice.bound)]
+    for label, program, config in _pool(choice, tokenizer, args):
+        if len(out) >= k:
+            break
+        try:
+            bound = bound_for(program, config, tokenizer, args)
+        except CostError:
+            continue
+        out.append(Candidate(len(out) + 1, _describe(label, bound), program, config, bound))
+    return tuple(out)
+
+
+def _pool(choice: Choice, tokenizer: Any, args: list[Any]) -> Iterator[tuple[str, Program, Config]]:
+    """Candidates after the chosen plan, in the order they are taken."""
+    from lambda_rlm.runtime.session import plan as bound_for
+
+    from .plan import _leaf_cap
+
+    task, config = choice.task, choice.config
+    program, tau = compile_plan(task), choice.bound.tau
+    if choice.plan == DIRECT:
+        config = _leaf_cap(task, config)
+        yield f"{task} plan", program, config
+        try:
+            tau = bound_for(program, config, tokenizer, args).tau
+        except CostError:
+            tau = None
+    caps = [tau // d for d in (2, 4, 8) if tau is not None and tau // d >= MIN_TAU]
+    if caps:
+        yield f"{task} plan, leaves ≤ {caps[0]:,} tokens", program, replace(config, max_leaf_tokens=caps[0])
+    for name in variants(task):
+        yield f"variant {name}", variant(name), config
+    for cap in caps[1:]:
+        yield f"{task} plan, leaves ≤ {cap:,} tokens", program, replace(config, max_leaf_tokens=cap)
+    yield "hole: the model writes the answering expression", variant(HOLE_VARIANT), config
+
+
+def variants(task: str) -> list[str]:
+    """The names of the shipped variants of a task's plan (`variants/TASK_*.lam`), sorted."""
+    folder = files(VARIANTS_PACKAGE)
+    return sorted(e.name[:-4] for e in folder.iterdir() if e.name.startswith(f"{task}_") and e.name.endswith(".lam"))
+
+
+def variant(name: str) -> Program:
+    """A shipped variant, compiled (parse, types, termination)."""
+    from lambda_rlm.analysis.program import compile
+
+    source = files(VARIANTS_PACKAGE).joinpath(f"{name}.lam").read_text(encoding="utf-8")
+    return compile(source, name=f"<plan>/variants/{name}.lam")
+
+
+def _describe(label: str, bound: Bound) -> str:
+    return label + (f", τ = {bound.tau:,}, k = {bound.k:,}" if bound.tau is not None and bound.k is not None else "")
+
+
+def refuse_over_budget(cands: tuple[Candidate, ...], config: Config) -> None:
+    """BudgetExceeded, before any call, when the candidates' bounds together exceed the budget."""
+    calls = sum(c.bound.calls for c in cands)
+    tokens = sum(c.bound.total_prompt_tokens + c.bound.total_output_tokens for c in cands)
+    each = [f"candidate {c.id} ({c.description}): calls ≤ {c.bound.calls:,}" for c in cands]
+    advice = ["nothing was run; lower --search, or raise the limit", *each]
+    if config.max_calls is not None and calls > config.max_calls:
+        raise BudgetExceeded(f"the search's {len(cands)} candidates may make up to {calls:,} calls on this input, "
+                             f"more than --max-calls {config.max_calls:,}", notes=advice)
+    if config.max_tokens is not None and tokens > config.max_tokens:
+        raise BudgetExceeded(f"the search's {len(cands)} candidates may use up to {tokens:,} tokens on this input, "
+                             f"more than --max-tokens {config.max_tokens:,}", notes=advice)
+
+
+# ---------------------------------------------------------------------- outcomes and the rule
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one candidate gave: its answer and score parts, or its error; and what it spent."""
+
+    candidate: Candidate
+    answer: Any = None
+    confidence: int | None = None  # stated by its leaves, 0–100; None: none stated (counts NEUTRAL)
+    reasoning_tokens: int = 0  # tokens its leaves wrote (cached leaves at what they wrote when made)
+    calls: int = 0  # model calls made (cache hits excluded)
+    tokens: int = 0  # prompt and completion tokens of those calls
+    leaves: int = 0
+    cost_usd: float = 0.0
+    wall_s: float = 0.0
+    result: Result | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return normalise(self.answer)
+
+    def as_event(self) -> Event:
+        from lambda_rlm.core.values import to_json
+
+        return {"candidate": self.candidate.id, "description": self.candidate.description,
+                "answer": to_json(self.answer), "confidence": self.confidence,
+                "reasoning_tokens": self.reasoning_tokens, "calls": self.calls, "leaves": self.leaves,
+                "cost_usd": self.cost_usd, "wall_s": round(self.wall_s, 3), "ok": self.error is None,
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The chosen candidate, why, and the score parts of every answer group."""
+
+    winner: int  # a candidate id
+    why: str
+    votes: dict[str, int]  # normalised answer -> candidates giving it
+
+
+def choose(outcomes: list[Outcome] | tuple[Outcome, ...]) -> Verdict:
+    """The selection rule: group the successful candidates by normalised answer, leaving abstentions
+    out unless every one abstains; rank groups lexicographically by (1) size — self-consistency,
+    (2) mean stated confidence, NEUTRAL for none stated, (3) holding the single plan (candidate 1),
+    (4) shorter mean reasoning, (5) the smaller first candidate id; the winner is the first
+    candidate of the best group. So only more agreement or more stated confidence overrules the
+    single plan; reasoning length decides among the other answers."""
+    ok = [o for o in outcomes if o.error is None]
+    if not ok:
+        raise ValueError("no candidate gave an answer")
+    real = [o for o in ok if not abstains(o.key)]
+    groups: dict[str, list[Outcome]] = {}
+    for o in real or ok:
+        groups.setdefault(group_key(o.key), []).append(o)
+    ranked = sorted(groups.values(), key=_rank)
+    best = ranked[0]
+    why = f"{len(best)} of {len(real or ok)} answering candidates agree on {_short(best[0].answer)}"
+    if len(ranked) > 1:
+        why += f"; {_decided(best, ranked[1])}"
+    if real and len(real) < len(ok):
+        why += f"; {len(ok) - len(real)} abstained (an abstention wins only when every candidate abstains)"
+    return Verdict(best[0].candidate.id, why, {k: len(g) for k, g in groups.items()})
+
+
+def _rank(group: list[Outcome]) -> tuple[float, float, bool, float, int]:
+    return (-len(group), -_confidence(group), not _has_plan(group), _reasoning(group), group[0].candidate.id)
+
+
+def _has_plan(group: list[Outcome]) -> bool:
+    return any(o.candidate.id == SINGLE_PLAN for o in group)
+
+
+def _confidence(group: list[Outcome]) -> float:
+    return sum(NEUTRAL if o.confidence is None else o.confidence for o in group) / len(group)
+
+
+def _reasoning(group: list[Outcome]) -> float:
+    return sum(o.reasoning_tokens for o in group) / len(group)
+
+
+def _decided(best: list[Outcome], runner: list[Outcome]) -> str:
+    """Which criterion separated the winning group from the runner-up, in words."""
+    if len(best) != len(runner):
+        return f"the next group has {len(runner)}"
+    if _confidence(best) != _confidence(runner):
+        return f"tied on agreement; higher mean confidence {_confidence(best):.0f} vs {_confidence(runner):.0f}"
+    if _has_plan(best):
+        return "tied on agreement and confidence; the single plan's answer stands"
+    if _reasoning(best) != _reasoning(runner):
+        return (f"tied on agreement and confidence; shorter reasoning {_reasoning(best):.0f} vs "
+                f"{_reasoning(runner):.0f} tokens")
+    return "tied on agreement, confidence and reasoning length; the earlier candidate wins"
+
+
+def _short(answer: Any, width: int = 60) -> str:
+    from lambda_rlm.core.values import show
+
+    text = show(answer).replace("\n", " ")
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+# ---------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class SearchResult(AskResult):
+    """The chosen candidate's run (as `result`), with every candidate's outcome and why it won."""
+
+    outcomes: tuple[Outcome, ...] = ()
+    winner: int = 1
+    why: str = ""
+    votes: dict[str, int] | None = None
+
+    @property
+    def value(self) -> Any:
+        """The winner's answer (a candidate giving {answer, confidence} gives its answer)."""
+        return self.outcomes[self.winner - 1].answer
+
+    @property
+    def calls(self) -> int:
+        """Model calls made by every candidate, the menu call included."""
+        return sum(o.calls for o in self.outcomes) + (self.classifier.calls if self.classifier else 0)
+
+
+class _Meter:
+    """A leaf-event listener for one candidate: calls made, leaves, cost, and tokens its leaves wrote."""
+
+    def __init__(self, cache: Any, forward: Listener | None) -> None:
+        self.cache, self.forward = cache, forward
+        self.calls = self.leaves = self.tokens = self.written = 0
+        self.cost_usd = 0.0
+
+    def __call__(self, event: Event) -> None:
+        if self.forward is not None:
+            self.forward(event)
+        if event.get("event") != "leaf_end":
+            return
+        self.leaves += 1
+        if event.get("cached"):  # what the leaf wrote when it was made: reasoning length is the program's
+            entry = self.cache.get(str(event.get("key"))) if self.cache is not None else None
+            self.written += entry.completion_tokens if entry is not None else 0
+            return
+        self.calls += 1
+        self.tokens += int(event.get("prompt_tokens", 0)) + int(event.get("completion_tokens", 0))
+        self.written += int(event.get("completion_tokens", 0))
+        self.cost_usd += float(event.get("cost_usd", 0.0))
+
+
+async def arun_search(choice: Choice, cands: tuple[Candidate, ...], question: str, document: str,
+                      on_event: Listener | None = None) -> SearchResult:
+    """Refuse over budget, run every candidate, choose; a budget cut raises SearchCutOff with what finished."""
+    from lambda_rlm.models.cache import LeafCache
+    from lambda_rlm.runtime.trace import Trace
+
+    config = choice.config
+    refuse_over_budget(cands, config)
+    trace = Trace(config.trace_path, on_event)
+    cache = LeafCache(config.cache_dir) if config.use_cache else None
+    outcomes: list[Outcome] = []
+    failures: list[LambdaError] = []
+    start = time.monotonic()
+    try:
+        trace.emit({"event": "search_start", "candidates": [c.as_dict() for c in cands],
+                    "bound_calls": sum(c.bound.calls for c in cands)})
+        for c in cands:
+            trace.emit({"event": "candidate_start", **c.as_dict()})
+            meter = _Meter(cache, on_event)
+            began = time.monotonic()
+            run_config = _remaining(c.config, config, outcomes, time.monotonic() - start)
+            try:
+                outcome = _finished(c, await _arun(c, run_config, question, document, meter), meter, began)
+            except BudgetExceeded as exc:
+                trace.emit({"event": "candidate_end", **_failed(c, exc, meter, began).as_event()})
+                trace.emit({"event": "search_error", "kind": "budget", "message": exc.message,
+                            "finished": len(outcomes)})
+                raise _cut_off(c, len(cands), exc, tuple(outcomes)) from None
+            except LambdaError as exc:  # a failed candidate does not vote; the others go on
+                failures.append(exc)
+                outcome = _failed(c, exc, meter, began)
+            outcomes.append(outcome)
+            trace.emit({"event": "candidate_end", **outcome.as_event()})
+        _guard(outcomes, cands)
+        if not failures or len(failures) < len(outcomes):
+            verdict = choose(outcomes)
+        else:
+            trace.emit({"event": "search_error", "kind": "failed", "message": failures[0].message})
+            raise failures[0]  # the single plan's own error: search is never worse than the plan
+        trace.emit({"event": "search_choice", "winner": verdict.winner, "why": verdict.why, "votes": verdict.votes})
+    finally:
+        trace.close()
+        if cache is not None:
+            cache.close()
+    won = outcomes[verdict.winner - 1]
+    assert won.result is not None
+    return SearchResult(won.result, choice.task, choice.plan, choice.used_model, choice.classifier,
+                        tuple(outcomes), verdict.winner, verdict.why, verdict.votes)
+
+
+async def _arun(c: Candidate, config: Config, question: str, document: str, meter: _Meter) -> Result:
+    from lambda_rlm.runtime.session import arun
+
+    return await arun(c.program, document, config, on_event=meter, question=question)
+
+
+def _remaining(own: Config, budget: Config, done: list[Outcome], elapsed_s: float) -> Config:
+    """A candidate's configuration with the budget the earlier candidates left."""
+    spent_calls = sum(o.calls for o in done)
+    spent_tokens = sum(o.tokens for o in done)
+    spent_usd = sum(o.cost_usd for o in done)
+    return replace(
+        own,
+        max_calls=None if budget.max_calls is None else max(0, budget.max_calls - spent_calls),
+        max_tokens=None if budget.max_tokens is None else max(0, budget.max_tokens - spent_tokens),
+        max_usd=None if budget.max_usd is None else max(0.0, budget.max_usd - spent_usd),
+        deadline_s=None if budget.deadline_s is None else max(1e-3, budget.deadline_s - elapsed_s),
+    )
+
+
+def _finished(c: Candidate, result: Result, meter: _Meter, began: float) -> Outcome:
+    answer, confidence = _answer(result.value)
+    return Outcome(c, answer, confidence, meter.written, result.calls, meter.tokens, meter.leaves, meter.cost_usd,
+                   time.monotonic() - began, result)
+
+
+def _failed(c: Candidate, exc: LambdaError, meter: _Meter, began: float) -> Outcome:
+    return Outcome(c, None, None, meter.written, meter.calls, meter.tokens, meter.leaves, meter.cost_usd,
+                   time.monotonic() - began, None, f"{exc.kind}: {exc.message}")
+
+
+def _answer(value: Any) -> tuple[Any, int | None]:
+    """A candidate's answer and stated confidence: a record {answer, confidence} states one."""
+    from lambda_rlm.core.values import Record, Some
+
+    if not (isinstance(value, Record) and "answer" in value):
+        return value, None
+    stated = value.get("confidence")
+    stated = stated.value if isinstance(stated, Some) else stated
+    if isinstance(stated, bool) or not isinstance(stated, int | float):
+        return value["answer"], None
+    return value["answer"], int(min(100, max(0, stated)))
+
+
+def _guard(outcomes: list[Outcome], cands: tuple[Candidate, ...]) -> None:
+    """The dynamic guard of the search: the calls made never exceed the sum of the static bounds."""
+    made, bound = sum(o.calls for o in outcomes), sum(c.bound.calls for c in cands)
+    if made > bound:
+        raise LambdaError(f"internal error: the search made {made} calls, more than its bound of {bound}",
+                          notes=["please report this as a bug"])
+
+
+def _cut_off(c: Candidate, total: int, exc: BudgetExceeded, done: tuple[Outcome, ...]) -> SearchCutOff:
+    finished = [f"candidate {o.candidate.id} ({o.candidate.description}) finished: "
+                + (_short(o.answer) if o.error is None else o.error) for o in done]
+    return SearchCutOff(
+        f"the search was cut off in candidate {c.id} of {total} ({c.description}): {exc.message}", done,
+        [*finished, "every completed leaf is cached; rerun the same command to resume at no model cost"])
+
+
+async def asearch(question: str, document: str, config: Config, k: int, task: str | None = None,
+                  on_event: Listener | None = None, direct: bool | None = None) -> SearchResult:
+    """Choose the task and plan as `ask` does, then search over k candidates."""
+    from .plan import achoose
+
+    choice = await achoose(question, document, config, task, on_event, direct=direct)
+    return await arun_search(choice, candidates(choice, question, document, k), question, document, on_event)
+
+
+# ---------------------------------------------------------------------- explaining
+
+
+def explain_candidates(cands: tuple[Candidate, ...]) -> str:
+    """The candidates and their bounds, as `ask --search K --explain` prints them before the run."""
+    lines = [f"search: {len(cands)} candidates, bound: calls ≤ {sum(c.bound.calls for c in cands):,} in all, "
+             f"prompt ≤ {sum(c.bound.total_prompt_tokens for c in cands):,} tokens in all"]
+    lines += [f"  #{c.id} {c.description}    calls ≤ {c.bound.calls:,}" for c in cands]
+    return "\n".join(lines)
+
+
+def explain_outcomes(result: SearchResult) -> str:
+    """Every candidate's answer and score parts, and why the winner won."""
+    votes = result.votes or {}
+    lines = ["candidates (votes, confidence, reasoning tokens, calls, $):"]
+    for o in result.outcomes:
+        mark = "→" if o.candidate.id == result.winner else " "
+        said = o.error or (f"{_short(o.answer, 40)}  votes {votes.get(group_key(o.key), 0)}, confidence "
+                           f"{'—' if o.confidence is None else o.confidence}, reasoning {o.reasoning_tokens:,}")
+        lines.append(f" {mark}#{o.candidate.id} {o.candidate.description}: {said}, calls {o.calls:,}, "
+                     f"${o.cost_usd:.4f}")
+    lines.append(f"chosen: #{result.winner} ({result.why})")
+    return "\n".join(lines)
