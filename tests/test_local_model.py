@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm import decode, local, model_files
-from lambda_rlm import types as t
-from lambda_rlm.errors import ConfigError
-from lambda_rlm.runtime import Config, run
+from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.models import decode, local, model_files
+from lambda_rlm.runtime.session import Config, run
 
 SMALL = local.MODELS["qwen2.5-coder-0.5b"]
 
@@ -230,10 +230,14 @@ def test_the_tokenizer_agrees_with_llama_and_with_itself() -> None:
     words = ["alpha", "Ünïcode", "don't", "7342", "  ", "\n\n", "—", "😀", "x_y", "<|im_start|>", "a.b"]
     text = "".join(rng.choice(words) + rng.choice([" ", "", ", ", ".\n"]) for _ in range(3000))
     assert tok.count(text) == len(tok.encode(text)) == len(tok.offsets(text))
+    # Closed here, not left to the garbage collector, which could free it on any thread later.
     vocab = llama_cpp.Llama(str(local.ensure_model_file(SMALL)), vocab_only=True, verbose=False)
-    assert tok.encode(text) == vocab.tokenize(text.encode(), add_bos=False, special=False)
-    small_pieces = local.LlamaTokenizer("pieces", vocab, piece_chars=40)
-    assert small_pieces.encode(text) == tok.encode(text)
+    try:
+        assert tok.encode(text) == vocab.tokenize(text.encode(), add_bos=False, special=False)
+        small_pieces = local.LlamaTokenizer("pieces", vocab, piece_chars=40)
+        assert small_pieces.encode(text) == tok.encode(text)
+    finally:
+        vocab.close()
     offsets = tok.offsets(text)
     assert offsets == sorted(offsets) and offsets[0] == 0 and offsets[-1] < len(text)
     pieces = [text[a:b] for a, b in zip(offsets, [*offsets[1:], len(text)], strict=True)]

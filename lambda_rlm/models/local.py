@@ -2,7 +2,7 @@
 
 `register()` makes `local/...` an ordinary litellm model string through litellm's
 custom-provider map, after `model_files` has joined and checked the model's file; its handler
-runs llama.cpp in a worker thread, one call at a time, since one call already uses every core.
+runs llama.cpp on one thread of its own, one call at a time, since one call already uses every core.
 `tokenizer()` counts in the model's own tokens. Importing this module loads neither litellm nor
 llama_cpp.
 """
@@ -16,8 +16,8 @@ import functools
 import importlib
 import os
 import sys
-import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -59,21 +59,22 @@ def _llama_cpp() -> Any:
         ) from None
 
 
-class _Cancelled(Exception):
-    """The caller gave up on a request before the model was free to start it."""
-
-
 class _TooLong(Exception):
     """The prompt does not fit the context the model was loaded with."""
 
 
 class Engine:
-    """The loaded models of this process, each loaded on first use, and the lock that serialises them."""
+    """The loaded models of this process, each loaded on first use, and the one thread that runs them.
+
+    Every load and every completion runs on that thread, one at a time: one call already uses
+    every core, and llama.cpp's state (a model, its context, OpenMP's team of workers) then never
+    meets a second Python thread. A request still queued when its caller gives up never starts.
+    """
 
     def __init__(self, cache_dir: str | Path | None = None, threads: int | None = None) -> None:
         self.cache_dir = cache_dir
         self.threads = threads or os.cpu_count() or 1
-        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self._loaded: dict[tuple[str, int], Any] = {}
 
     def chat(
@@ -82,26 +83,54 @@ class Engine:
         messages: list[dict[str, Any]],
         max_tokens: int | None,
         temperature: float,
-        cancelled: threading.Event | None = None,
         schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """llama.cpp's OpenAI-shaped chat completion (blocking; one call at a time). With a JSON
-        `schema`, llama.cpp samples through a grammar made from it, so the reply is JSON of that
-        shape (unless it is cut off by `max_tokens`)."""
-        with self._lock:
-            if cancelled is not None and cancelled.is_set():
-                raise _Cancelled
-            llm = self._load(model_spec(model))
-            shape = {"response_format": {"type": "json_object", "schema": schema}} if schema else {}
-            try:
-                reply: dict[str, Any] = llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=temperature, **shape
-                )
-            except ValueError as err:
-                if "exceed context window" in str(err):
-                    raise _TooLong(f"{err}; set {N_CTX_VARIABLE} or lower the window") from None
-                raise
-            return reply
+        """llama.cpp's OpenAI-shaped chat completion, blocking the caller until it is done. With a
+        JSON `schema`, llama.cpp samples through a grammar made from it, so the reply is JSON of
+        that shape (unless it is cut off by `max_tokens`)."""
+        return self.submit(model, messages, max_tokens, temperature, schema).result()
+
+    async def achat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float,
+        schema: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`chat` without blocking the event loop; cancelling it drops a request not yet started."""
+        return await asyncio.wrap_future(self.submit(model, messages, max_tokens, temperature, schema))
+
+    def submit(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float,
+        schema: dict[str, Any] | None = None,
+    ) -> Future[dict[str, Any]]:
+        """Queue a completion on the engine's thread."""
+        return self._worker.submit(self._chat, model, messages, max_tokens, temperature, schema)
+
+    def _chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float,
+        schema: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        llm = self._load(model_spec(model))
+        shape = {"response_format": {"type": "json_object", "schema": schema}} if schema else {}
+        try:
+            reply: dict[str, Any] = llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=temperature, **shape
+            )
+        except ValueError as err:
+            if "exceed context window" in str(err):
+                raise _TooLong(f"{err}; set {N_CTX_VARIABLE} or lower the window") from None
+            raise
+        return reply
 
     def _load(self, spec: LocalModel) -> Any:
         n_ctx = context_window(spec)
@@ -124,7 +153,7 @@ def _closed_at_exit(llama: Any) -> Any:
 
 
 def _litellm() -> Any:
-    from .backend import import_litellm  # the bundled cost map keeps litellm's first import off the network
+    from .backend import import_litellm
 
     return import_litellm()
 
@@ -167,19 +196,14 @@ def _handler_class() -> type[Any]:
         def completion(self, *args: Any, **kwargs: Any) -> Any:
             model, messages, max_tokens, temperature, schema = arguments(kwargs)
             try:
-                return respond(model, self.engine.chat(model, messages, max_tokens, temperature, schema=schema))
+                return respond(model, self.engine.chat(model, messages, max_tokens, temperature, schema))
             except _TooLong as err:
                 raise too_long(model, err) from None
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
             model, messages, max_tokens, temperature, schema = arguments(kwargs)
-            cancelled = threading.Event()  # a request still queued on the lock is then skipped
-            chat = self.engine.chat
             try:
-                reply = await asyncio.to_thread(chat, model, messages, max_tokens, temperature, cancelled, schema)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
+                reply = await self.engine.achat(model, messages, max_tokens, temperature, schema)
             except _TooLong as err:
                 raise too_long(model, err) from None
             return respond(model, reply)
