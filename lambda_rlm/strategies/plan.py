@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError, CostError, LeafError
+from lambda_rlm.text.shape import Shape, shape
 
 if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound
@@ -33,6 +34,7 @@ MENU_OUTPUT_TOKENS = 16  # "3" or "3. aggregate" is all the menu call may say
 # model spells out every field; at 2 its record lists overran 512 output tokens). Their leaf
 # size is capped at this many times the output budget (truncated JSON would fail the leaf).
 LIST_LEAF_RATIO = {"aggregate": 3, "pairwise": 1}
+LIST_TASKS = tuple(LIST_LEAF_RATIO)  # the tasks whose plans count or pair the items of a list
 # Documents longer than this many characters per window token surely do not fit (checked on
 # a prefix), so the direct check need not tokenize all of a huge document.
 PREFIX_CHARS_PER_TOKEN = 16
@@ -48,7 +50,8 @@ STRONG, WEAK = 2, 1
 # multi-hop plan answers single facts too.
 PRECEDENCE = ("pairwise", "aggregate", "multihop", "summarise", "classify")
 
-_NOUN = r"(?:document|text|email|e-mail|message|letter|article|review|file|page|report|ticket|passage)"
+_NOUN = (r"(?:document|text|email|e-mail|message|letter|article|review|file|page|report|ticket|passage|paper|story"
+         r"|essay|chapter|book|contract|transcript|log|module|code|thread|post)")
 _WHOLE = r"(?:document|text|list|passage|file|report|article|context|data|records?|table|book)"  # not a hop
 _RULES: tuple[tuple[str, str, int], ...] = (
     ("aggregate", r"\bhow many\b|\bhow often\b", STRONG),
@@ -109,6 +112,25 @@ def classify(question: str) -> tuple[str, bool]:
     if top == 0:
         return "search", bool(_SEARCH_CUE.search(question))
     return best, top >= STRONG and (second < STRONG or top - second >= STRONG)
+
+
+def choose_task(question: str, document: Shape | None = None) -> tuple[str, bool, str]:
+    """The task type by rules and by the document's shape, whether that is confident, and why.
+
+    A count or a pair over prose or code is a fact the text states ("by how many points …",
+    "in how many of the cases …"): it is looked up, since a record-counting plan over sentences
+    counts nothing meaningful. Over a list of records the counting and pairing plans are the
+    right ones, so the shape makes an unsure rule confident there.
+    """
+    task, confident = classify(question)
+    if document is None:
+        return task, confident, f"rules, {'confident' if confident else 'unsure'}"
+    if task in LIST_TASKS and not document.has_records:
+        return "search", True, f"rules say {task}, but the document is {document.describe()}, so it is looked up"
+    note = f"rules, {'confident' if confident else 'unsure'}"
+    if task in LIST_TASKS and not confident:
+        return task, True, f"{note}; the document is {document.describe()}, which settles it"
+    return task, confident, note
 
 
 _ALIASES = {"summarize": "summarise", "summary": "summarise", "multi-hop": "multihop", "multi hop": "multihop",
@@ -261,13 +283,14 @@ async def achoose(question: str, document: str, config: Config, task: str | None
             raise ConfigError(f"there is no task type '{task}'", notes=[f"task types: {', '.join(TASKS)}"])
         chosen, confident, note = task, True, "given"
     else:
-        chosen, confident = classify(question)
-        note = f"rules, {'confident' if confident else 'unsure'}"
+        chosen, confident, note = choose_task(question)
     fits = _direct_bound(config, tokenizer, args) if direct is not False else None
     if direct or (direct is None and fits is not None):
         bound = fits if fits is not None else bound_for(compile_plan(DIRECT), config, tokenizer, args)
         return Choice(chosen, DIRECT, compile_plan(DIRECT), bound, confident, False,
                       note + "; the document fits the window, so one direct call", config)
+    if task is None:  # a plan reads the document in pieces: its shape decides which plan fits
+        chosen, confident, note = choose_task(question, shape(document))
     classifier = None
     if not confident and use_model:
         picked, classifier = await _menu(question, config, on_event)
