@@ -242,6 +242,34 @@ def test_search_prefers_an_answer_written_in_its_chunk(tmp_path: Path) -> None:
     assert got.value == "48213" and got.result.calls > 2 and got.result.calls <= got.result.bound.calls
 
 
+def test_search_prefers_the_grounded_answer_whose_surroundings_match_the_question(tmp_path: Path) -> None:
+    """A sloppy reader copies the first number of every chunk: both answers are written in their
+    chunks and each is given once, so the first used to win; the one next to the question's words wins now."""
+    doc = planted(12_000, ["Invoice 5518 was paid in full by the harbour office in March.",
+                           "The access code for the north gate is 7342."])
+
+    def sloppy(messages: list[dict[str, Any]]) -> str:
+        chunk = prompt_of(messages).split("</document>")[0]
+        number = re.search(r"\b\d{4}\b", chunk)
+        return number.group(0) if number else "NONE"
+
+    provider = ScriptedProvider(script=sloppy)
+    with registered(lrtest=provider):
+        got = ask("What is the access code for the north gate?", doc, config(tmp_path))
+    assert got.plan == "search" and got.result.calls > 2
+    assert got.value == "7342"
+
+
+def test_support_counts_the_question_words_near_the_answer() -> None:
+    from lambda_rlm.combinators.evidence import support
+
+    text = "Invoice 5518 was paid. " + "filler " * 100 + "The access code for the north gate is 7342."
+    question = "What is the access code for the north gate?"
+    assert support(question, text, "7342") == 4  # access, code, north, gate
+    assert support(question, text, "5518") == 0  # the gate's words are more than 300 characters away
+    assert support(question, text, "9999") == -1 and support(question, text, " ") == -1
+
+
 def test_classify_takes_the_majority_of_the_parts(tmp_path: Path) -> None:
     doc = planted(12_000, ["This part is about finance.", "This part is about weather.",
                            "This part is about finance.", "This part is about finance."])

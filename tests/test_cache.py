@@ -188,7 +188,7 @@ def test_two_processes_share_one_cache_dir(tmp_path: Path) -> None:
 KILLED_WRITER = textwrap.dedent(
     """
     import sys
-    from lambda_rlm.cache import Entry, LeafCache
+    from lambda_rlm.models.cache import Entry, LeafCache
 
     cache = LeafCache(sys.argv[1])
     big = "x" * 20_000  # large rows make the kill likely to land inside a write

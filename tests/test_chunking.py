@@ -360,7 +360,7 @@ def test_cl100k_file_needs_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cl100k_loads_without_importing_litellm(repo_root: object) -> None:
     code = (
-        "import sys; from lambda_rlm.tokens import cl100k; assert cl100k().count('a b') == 2;"
+        "import sys; from lambda_rlm.text.tokens import cl100k; assert cl100k().count('a b') == 2;"
         "assert 'litellm' not in sys.modules; print('ok')"
     )
     done = subprocess.run(

@@ -479,7 +479,8 @@ def test_test_providers_also_answer_litellms_sync_completion() -> None:
 
 def test_importing_the_llm_modules_loads_no_litellm(repo_root: Path) -> None:
     code = (
-        "import sys, lambda_rlm.llm, lambda_rlm.cache, lambda_rlm.budget, lambda_rlm.decode; "
+        "import sys, lambda_rlm.models.llm, lambda_rlm.models.cache, lambda_rlm.models.budget, "
+        "lambda_rlm.models.decode; "
         "print(sorted(m for m in ('litellm', 'openai', 'httpx', 'yaml') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -32,7 +32,7 @@ def main (doc : Text) : Int = fold (\\a b -> a + b) 0 (map total (split doc 10))
 # The child: a warm-up leaf (imports, first connection), then the measured run; prints JSON.
 CHILD = """
 import json, resource, sys, time
-from lambda_rlm.runtime import Config, run
+from lambda_rlm import Config, run
 base, cache, doc_path, program, concurrency = sys.argv[1:6]
 doc = open(doc_path, encoding="utf-8").read()
 config = dict(model="openai/load-test", api_base=base, window=1024, output_tokens=16, timeout_s=60)

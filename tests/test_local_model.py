@@ -196,7 +196,7 @@ def test_the_registry_credits_the_licence() -> None:
 
 
 def test_importing_the_module_loads_neither_litellm_nor_llama() -> None:
-    code = "import sys, lambda_rlm.local; print([m for m in ('litellm', 'llama_cpp') if m in sys.modules])"
+    code = "import sys, lambda_rlm.models.local; print([m for m in ('litellm', 'llama_cpp') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

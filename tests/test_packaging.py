@@ -90,7 +90,7 @@ def language_files(root: Path) -> list[tuple[str, str, str]]:
             rel = path.relative_to(root / folder)
             if path.suffix in LANGUAGE_SUFFIXES and not IGNORED_DIRS & set(rel.parts):
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                files.append((package, rel.as_posix(), digest))
+                files.append((".".join((package, *rel.parent.parts)), rel.name, digest))  # the file's own package
     return files
 
 
@@ -274,7 +274,7 @@ def test_console_script_is_installed(installed: Installed) -> None:
 def test_installed_library_type_checks_and_the_command_runs(installed: Installed) -> None:
     code = (
         "import lambda_rlm\n"
-        "from lambda_rlm.registry import standard_library\n"
+        "from lambda_rlm import standard_library\n"
         "lib = standard_library()\n"
         "p = lambda_rlm.compile('def main (doc : Text) = most_common (lines doc)', lib)\n"
         "print(p.type, len(lib.combinators), sorted(lib.modules))\n"

@@ -19,13 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = '''
 import threading
 
-from lambda_rlm.backend import import_litellm
+from lambda_rlm.models.backend import import_litellm
 
 litellm = import_litellm()  # with the local price table, before litellm's first import
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 
-from lambda_rlm.providers import Provider
+from lambda_rlm import Provider
 
 class Shout(CustomLLM):
     """Replies with the chunk's first word in capitals; counts calls and calls in flight."""
@@ -127,7 +127,7 @@ def test_a_plug_in_that_is_not_a_provider_is_a_clear_error(tmp_path: Path) -> No
     (tmp_path / "first.lam").write_text(PROGRAM)
     done = command(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", stdin="some text")
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "shout_plugin:NOT_A_PROVIDER is not a lambda_rlm.providers.Provider" in done.stderr
+    assert "shout_plugin:NOT_A_PROVIDER is not a lambda_rlm.Provider" in done.stderr
 
 
 def test_a_plug_in_that_does_not_load_is_a_clear_error(tmp_path: Path) -> None:

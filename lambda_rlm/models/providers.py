@@ -57,7 +57,7 @@ def find(model: str) -> Provider | None:
     except (ImportError, AttributeError) as err:
         raise ConfigError(f"the provider of '{prefix}/...' models ({target}) cannot be loaded: {err}") from None
     if not isinstance(found, Provider) or found.prefix != prefix:
-        raise ConfigError(f"{target} is not a lambda_rlm.providers.Provider for the prefix '{prefix}'")
+        raise ConfigError(f"{target} is not a lambda_rlm.Provider for the prefix '{prefix}'")
     return found
 
 

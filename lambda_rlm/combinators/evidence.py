@@ -1,0 +1,40 @@
+"""Evidence: takes a question, a text and an answer copied from it, gives how well the answer's surroundings fit.
+
+Symbolic and cheap (no model call, cost 0): a lookup plan uses it to choose among answers that
+are all copied from the document, preferring the one whose surroundings say what the question
+asks about, instead of whichever chunk came first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lambda_rlm.analysis import absdomain as a
+from lambda_rlm.core.registry import combinator
+
+NEAR_CHARS = 300  # how far around the answer its support is read, on each side
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that say nothing about a subject, in the languages users ask in most often; a word of
+# three letters or fewer is left out anyway.
+_FUNCTION_WORDS = frozenset((
+    "what", "which", "when", "where", "whom", "whose", "does", "that", "this", "these", "those", "there",
+    "their", "about", "with", "from", "into", "have", "were", "been", "being", "will", "would", "could",
+    "should", "than", "then", "them", "they", "your", "mentioned", "provided", "text", "document",
+    "according", "said", "says", "tell", "give", "find",
+))
+
+
+def _terms(question: str) -> set[str]:
+    return {w for w in (m.casefold() for m in _WORD.findall(question)) if len(w) > 3 and w not in _FUNCTION_WORDS}
+
+
+@combinator("support : Text -> Text -> Text -> Int", size=lambda q, t, x: a.Num(-1))
+def support(question: str, text: str, answer: str) -> int:
+    """How many of the question's content words occur within NEAR_CHARS of `answer`'s first
+    occurrence in `text` (case-insensitive), or -1 when `text` does not contain `answer`."""
+    where = text.casefold().find(answer.casefold().strip()) if answer.strip() else -1
+    if where < 0:
+        return -1
+    around = text[max(0, where - NEAR_CHARS) : where + len(answer) + NEAR_CHARS].casefold()
+    near = set(_WORD.findall(around))
+    return len(_terms(question) & near)
