@@ -280,7 +280,7 @@ def test_installed_library_type_checks_and_the_command_runs(installed: Installed
         "print(p.type, len(lib.combinators), sorted(lib.modules))\n"
     )
     assert run_installed(installed.python, code, installed.outside).split() == [
-        "Text", "->", "Option", "Text", str(len(_repo_combinators())), "['prelude']"]
+        "Text", "->", "Option", "Text", str(len(_repo_combinators())), *str(_repo_modules()).split()]
     example = installed.source / "examples" / "search.lam"
     out = run([installed.python.parent / "lambda-rlm", "check", example, "--input-tokens", "32k"],
               installed.outside)
@@ -291,3 +291,9 @@ def _repo_combinators() -> list[str]:
     from lambda_rlm.core.registry import standard_library
 
     return list(standard_library(plugins=False).combinators)
+
+
+def _repo_modules() -> list[str]:
+    from lambda_rlm.core.registry import standard_library
+
+    return sorted(standard_library(plugins=False).modules)
