@@ -17,6 +17,7 @@ BUILTIN = {
     "pairs": "lambda_rlm.bench.tasks.pairs:Pairs",
     "codeqa": "lambda_rlm.bench.tasks.codeqa:CodeQA",
     "multihop": "lambda_rlm.bench.tasks.multihop:MultiHop",
+    "summarise": "lambda_rlm.bench.tasks.summarise:Summarise",
 }
 
 

@@ -115,7 +115,8 @@ def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
     if notes is not None:
         return _answer(question, notes[1], tasks) or NOT_FOUND
     if prompt.startswith("Summary of one part of a document:"):
-        return " ".join(_sentences(prompt.split("\n", 1)[-1])[:5]) or absent
+        summaries = prompt.split("\n", 1)[-1]
+        return _answer(question, summaries, tasks) or " ".join(_sentences(summaries)[:5]) or absent
     block = _BLOCK.search(prompt)
     if block is None:
         return absent
@@ -129,8 +130,8 @@ def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
     if tag == "passage":
         facts = _FACTS.search(prompt)
         return _copy(body, question, facts[1] if facts else "") or absent
-    if tag == "text":
-        return " ".join(_sentences(body)[:5]) or absent
+    if tag == "text":  # a summary: what a task's reader keeps of it, else its first five sentences
+        return _answer(question, body, tasks) or " ".join(_sentences(body)[:5]) or absent
     return _answer(question, body, tasks) or absent
 
 
