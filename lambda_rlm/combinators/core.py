@@ -1,6 +1,7 @@
-"""The standard combinators: decorated functions with signatures, implementations and size semantics.
+"""List, option and tuple combinators: decorated functions with signatures, implementations and size semantics.
 
-Runtime values follow lambda_rlm.values: lists are tuples, `Option a` is None or Some(v).
+Text combinators are in `text.py`, recursion and failure in `recursion.py`.
+Runtime values follow lambda_rlm.core.values: lists are tuples, `Option a` is None or Some(v).
 Functions passed in from programs are async callables: `await f(x)`.
 Each `abstract` receives the cost analyser `an` and sizes (lambda_rlm.absdomain) and charges
 the worst-case neural cost of what the combinator will do with its function arguments.
@@ -12,12 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambda_rlm.analysis import absdomain as a
-from lambda_rlm.analysis.cost import Analyser
-from lambda_rlm.core.errors import EvalError, LeafError
+from lambda_rlm.core.errors import EvalError
 from lambda_rlm.core.registry import combinator
-from lambda_rlm.core.values import Some, render
+from lambda_rlm.core.values import Some
 from lambda_rlm.runtime.evaluator import may_wait, together
-from lambda_rlm.text import chunking
 
 Fn = Callable[[Any], Awaitable[Any]]
 
@@ -47,124 +46,6 @@ def _each(an: Any, f: a.AValue, xs: a.AValue) -> tuple[int | None, a.AValue]:
         an.fail("this applies a model call to every item of a list whose length has no bound")
     an.charge(cost.times(xs.length or 0))
     return xs.length, value
-
-
-# ------------------------------------------------------------------ text
-
-
-def _abs_split(an: Any, text: a.AValue, limit: a.AValue) -> a.AValue:
-    if not isinstance(text, a.Text) or text.tokens is None:
-        return a.Lst(None, a.Text(_limit(limit, 0)[1] or None))
-    lo, hi = _limit(limit, text.tokens)
-    return a.Lst(chunking.max_chunks(text.tokens, lo), a.Text(min(hi, text.tokens)))
-
-
-@combinator("split : Text -> Int -> List Text", abstract=_abs_split)
-def split(text: str, limit: int, *, ctx: Any) -> tuple[str, ...]:
-    """Chunks of at most `limit` tokens, cut at paragraph, sentence, line or word boundaries."""
-    if limit < 1:
-        raise EvalError(f"split needs a chunk size of at least 1 token, given {limit}")
-    return tuple(chunking.split(text, limit, ctx.tokenizer))
-
-
-def _abs_partition(an: Any, text: a.AValue, k: a.AValue) -> a.AValue:
-    if not isinstance(text, a.Text) or text.tokens is None:
-        return a.Lst(None, a.Text(None))
-    lo, hi = _limit(k, text.tokens)
-    return a.Lst(min(hi, max(text.tokens, 1)), a.Text(chunking.max_piece(text.tokens, lo)))
-
-
-@combinator("partition : Text -> Int -> List Text", abstract=_abs_partition)
-def partition(text: str, k: int, *, ctx: Any) -> tuple[str, ...]:
-    """At most k contiguous pieces of near-equal token size (the paper's SPLIT(P, k))."""
-    if k < 1:
-        raise EvalError(f"partition needs at least 1 piece, given {k}")
-    return tuple(chunking.partition(text, k, ctx.tokenizer))
-
-
-def _abs_peek(an: Any, text: a.AValue, start: a.AValue, length: a.AValue) -> a.AValue:
-    _, hi = _limit(length, 0)
-    if isinstance(text, a.Text) and text.tokens is not None:
-        return a.Text(min(text.tokens, hi) if hi else text.tokens)
-    return a.Text(hi or None)
-
-
-@combinator("peek : Text -> Int -> Int -> Text", abstract=_abs_peek)
-def peek(text: str, start: int, length: int, *, ctx: Any) -> str:
-    """The tokens [start, start + length) of a text (clamped to the text)."""
-    return chunking.peek(text, max(0, start), max(0, length), ctx.tokenizer)
-
-
-def _abs_tokens(an: Any, text: a.AValue) -> a.AValue:
-    return a.Num(0, text.tokens) if isinstance(text, a.Text) and text.tokens is not None else a.Num(0)
-
-
-@combinator("tokens : Text -> Int", abstract=_abs_tokens)
-def tokens(text: str, *, ctx: Any) -> int:
-    """How many tokens a text has for the runtime's tokenizer."""
-    return int(ctx.tokenizer.count(text))
-
-
-def _abs_join(an: Any, sep: a.AValue, xs: a.AValue) -> a.AValue:
-    if isinstance(xs, a.Lst) and isinstance(xs.elem, a.Text) and isinstance(sep, a.Text):
-        n, each, s = xs.length, xs.elem.tokens, sep.tokens
-        return a.Text(a.add_opt(a.mul_opt(n, a.add_opt(each, a.add_opt(s, 1))), 0))
-    return a.Text(None)
-
-
-@combinator("join : Text -> List Text -> Text", abstract=_abs_join)
-def join(sep: str, xs: tuple[str, ...]) -> str:
-    """The texts of a list with `sep` between them."""
-    return sep.join(xs)
-
-
-@combinator("concat : List Text -> Text", abstract=lambda an, xs: _abs_join(an, a.Text(0), xs))
-def concat(xs: tuple[str, ...]) -> str:
-    """The texts of a list, one after another."""
-    return "".join(xs)
-
-
-@combinator("lines : Text -> List Text", size=lambda t: a.Lst(t.tokens, t) if isinstance(t, a.Text) else a.TOP)
-def lines(text: str) -> tuple[str, ...]:
-    """The lines of a text, without their line breaks."""
-    return tuple(text.splitlines())
-
-
-@combinator("contains : Text -> Text -> Bool", size=lambda t, u: a.Bool())
-def contains(text: str, part: str) -> bool:
-    """Whether `part` occurs in `text` (case-insensitive)."""
-    return part.casefold() in text.casefold()
-
-
-@combinator("lower : Text -> Text", size=lambda t: t)
-def lower(text: str) -> str:
-    return text.lower()
-
-
-@combinator("trim : Text -> Text", size=lambda t: t)
-def trim(text: str) -> str:
-    return text.strip()
-
-
-@combinator("show : a -> Text", size=lambda v: a.Text(a.rendered_tokens(v)))
-def show(value: Any) -> str:
-    """A value as text: Text unchanged, anything else as JSON."""
-    return render(value)
-
-
-@combinator("parse_int : Text -> Option Int", size=lambda t: a.Opt(a.Num()))
-def parse_int(text: str) -> Some | None:
-    """The integer a text spells (ignoring spaces and commas), or none."""
-    cleaned = text.strip().replace(",", "").replace("_", "")
-    try:
-        return Some(int(cleaned))
-    except ValueError:
-        return None
-
-
-@combinator("float_of : Int -> Float", size=lambda n: n)
-def float_of(n: int) -> float:
-    return float(n)
 
 
 # ------------------------------------------------------------------ lists
@@ -452,89 +333,3 @@ def fst(p: tuple[Any, Any]) -> Any:
 @combinator("snd : (a, b) -> b", size=lambda p: p.items[1] if isinstance(p, a.Tup) else a.TOP)
 def snd(p: tuple[Any, Any]) -> Any:
     return p[1]
-
-
-# ------------------------------------------------------------------ recursion and failure
-
-
-def _abs_divide(an: Analyser, tau: a.AValue, k: a.AValue, leaf: a.AValue, combine: a.AValue,
-                doc: a.AValue) -> a.AValue:
-    if not isinstance(doc, a.Text) or doc.tokens is None:
-        an.fail("divide needs a text whose size has a bound")
-    # Recursion goes on while a piece is above τ, so depth follows τ's smallest value; a leaf
-    # reads a piece of at most τ's largest value; a level makes at most k pieces, and never more
-    # pieces than tokens.
-    tau_lo, tau_hi = _limit(tau, doc.tokens)
-    k_lo, k_hi = _limit(k, doc.tokens)
-    k_lo, k_hi = max(2, k_lo), max(2, k_hi)
-    sizes = [doc.tokens]
-    while sizes[-1] > tau_lo:
-        sizes.append(chunking.max_piece(sizes[-1], k_lo))
-    value, cost = an.call_measured(leaf, a.Text(min(sizes[-1], tau_hi)))
-    for level in range(len(sizes) - 2, -1, -1):
-        fanout = min(k_hi, sizes[level])
-        total = cost.times(fanout)
-        acc = value
-        for _ in range(fanout - 1):
-            nxt, c = an.call_measured(combine, acc, value)
-            total = total + c
-            acc = a.join(acc, nxt)
-        leaf_value, leaf_cost = an.call_measured(leaf, a.Text(min(sizes[level], tau_hi)))
-        value, cost = a.join(acc, leaf_value), total.join(leaf_cost).deeper(1)
-    an.charge(cost)
-    return value
-
-
-@combinator("divide : Int -> Int -> (Text -> b) -> (b -> b -> b) -> Text -> b", abstract=_abs_divide)
-async def divide(tau: int, k: int, leaf: Fn, combine: Fn, doc: str, *, ctx: Any) -> Any:
-    """fix(λf.λP. if |P| ≤ τ then leaf P else fold combine (map f (partition P k))).
-
-    Terminates because every piece of a text of n > τ ≥ 1 tokens has at most
-    max_piece(n, k) < n tokens (k is raised to at least 2).
-    """
-    k = max(2, k)
-    if ctx.tokenizer.count(doc) <= max(1, tau):
-        return await leaf(doc)
-    pieces = chunking.partition(doc, k, ctx.tokenizer)
-    if len(pieces) == 1:  # one indivisible character longer than τ tokens: nothing left to cut
-        return await leaf(pieces[0])
-    results = await together(divide(tau, k, leaf, combine, p, ctx=ctx) for p in pieces)
-    acc = results[0]
-    for r in results[1:]:
-        acc = await (await combine(acc))(r)
-    return acc
-
-
-def _abs_recover(an: Any, f: a.AValue, fallback: a.AValue, x: a.AValue) -> a.AValue:
-    value = an.call(f, x)
-    return a.join(value, fallback)
-
-
-@combinator("recover : (a -> b) -> b -> a -> b", abstract=_abs_recover)
-async def recover(f: Fn, fallback: Any, x: Any) -> Any:
-    """f x, or `fallback` when a model call inside it fails for good (the failure is still traced)."""
-    try:
-        return await f(x)
-    except LeafError:
-        return fallback
-
-
-@combinator("none : Option a", size=lambda: a.Opt(a.TOP))
-def none() -> None:
-    """The empty option."""
-    return None
-
-
-# ------------------------------------------------------------------ the partition rule
-
-
-@combinator("tau : Int", abstract=lambda an: a.Num.exactly(an.model.tau) if an.model.tau else a.Num(1))
-def tau(*, ctx: Any) -> int:
-    """The leaf size chosen by the partition rule for this run's window (see lambda_rlm/partition.py)."""
-    return int(ctx.tau or 0)  # 0 only when the program never asks for it
-
-
-@combinator("fanout : Int", abstract=lambda an: a.Num.exactly(an.model.k) if an.model.k else a.Num(2))
-def fanout(*, ctx: Any) -> int:
-    """The fan-out chosen by the partition rule: the fewest pieces of at most `tau` tokens."""
-    return int(ctx.k or 0)
