@@ -29,8 +29,9 @@ class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
 
 
-#: The leaf oracle: (prompt, declared type, leaf or hole node; None for a combinator's call) -> decoded value.
-Oracle = Callable[[str, t.Type, s.Llm | s.Hole | None], Awaitable[Any]]
+#: What answers a leaf (the run session builds one over `models.llm.Oracle`):
+#: (prompt, declared type, leaf or hole node; None for a combinator's call) -> decoded value.
+AnswerLeaf = Callable[[str, t.Type, s.Llm | s.Hole | None], Awaitable[Any]]
 #: A model call made by a combinator itself (graph): (prompt, declared type) -> decoded value.
 Ask = Callable[[str, t.Type], Awaitable[Any]]
 
@@ -119,7 +120,7 @@ def may_wait(f: Any) -> bool:
 class Evaluator:
     """Evaluates expressions of one program; leaf calls go to `oracle`."""
 
-    def __init__(self, program: Program, oracle: Oracle, ctx: Context, holes: Expander | None = None) -> None:
+    def __init__(self, program: Program, oracle: AnswerLeaf, ctx: Context, holes: Expander | None = None) -> None:
         self.program, self.oracle = program, oracle
         self.holes = holes or Expander(program, CostModel(count=ctx.tokenizer.count, tau=ctx.tau, k=ctx.k),
                                        self._write)
