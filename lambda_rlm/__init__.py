@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from lambda_rlm.strategies.ask import aask, ask
     from lambda_rlm.strategies.plan import AskResult, Choice
     from lambda_rlm.strategies.search import SearchResult
+    from lambda_rlm.strategies.task_types import TaskType
 
 __version__ = VERSION
 
@@ -48,7 +49,7 @@ _LAZY = {
     "ask": "strategies.ask", "aask": "strategies.ask",
     "AskResult": "strategies.plan", "Choice": "strategies.plan", "SearchResult": "strategies.search",
     "combinator": "core.registry", "Combinator": "core.registry", "standard_library": "core.registry",
-    "Provider": "models.providers",
+    "Provider": "models.providers", "TaskType": "strategies.task_types",
 }
 moved.install()  # old module paths (lambda_rlm.ask_compiler, …) resolve to their new homes for one release
 
@@ -73,5 +74,5 @@ __all__ = [
     # asking
     "ask", "aask", "AskResult", "Choice", "SearchResult",
     # extending
-    "combinator", "Combinator", "standard_library", "Provider",
+    "combinator", "Combinator", "standard_library", "Provider", "TaskType",
 ]

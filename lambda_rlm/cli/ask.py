@@ -28,7 +28,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     "else the task's plan, bounded before it runs.")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("file", nargs="?", default="-", help="the document: a file, or - for stdin (default)")
-    p.add_argument("--task", choices=TASKS, default=None, help="skip the classifier and use this task type")
+    # Checked when the run starts (an unknown name exits 5), so plug-ins are looked up only then.
+    p.add_argument("--task", metavar="{" + ",".join(TASKS) + ",…}", default=None,
+                   help="skip the classifier and use this task type (a plug-in's too)")
     p.add_argument("--explain", action="store_true", help="print the task, plan, τ, k and bound before running")
     p.add_argument("--dry-run", action="store_true", help="explain and stop, without calling the model")
     p.add_argument("--search", type=cli.positive, default=None, metavar="K",

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from lambda_rlm.core.errors import ConfigError, CostError, LeafError
 from lambda_rlm.text.shape import Shape, shape
 
+from .task_types import BUILT_IN, STRONG, TaskType, menu, task_types
+
 if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound
     from lambda_rlm.analysis.program import Program
     from lambda_rlm.runtime.session import Config, Result
 
-TASKS = ("search", "classify", "aggregate", "pairwise", "summarise", "multihop")
+TASKS = tuple(t.name for t in BUILT_IN)  # the built-in task types; `task_names()` adds plug-ins
 DIRECT = "direct"
 MENU = "task_menu"
 PLANS_PACKAGE = "lambda_rlm.combinators.plans"
@@ -33,8 +35,7 @@ MENU_OUTPUT_TOKENS = 16  # "3" or "3. aggregate" is all the menu call may say
 # n tokens of short items gives about n/4 tokens of labels, and n/2 to n of records (the 0.5B
 # model spells out every field; at 2 its record lists overran 512 output tokens). Their leaf
 # size is capped at this many times the output budget (truncated JSON would fail the leaf).
-LIST_LEAF_RATIO = {"aggregate": 3, "pairwise": 1}
-LIST_TASKS = tuple(LIST_LEAF_RATIO)  # the tasks whose plans count or pair the items of a list
+LIST_LEAF_RATIO = {t.name: t.list_leaf_ratio for t in BUILT_IN if t.list_leaf_ratio}
 # Documents longer than this many characters per window token surely do not fit (checked on
 # a prefix), so the direct check need not tokenize all of a huge document.
 PREFIX_CHARS_PER_TOKEN = 16
@@ -44,59 +45,29 @@ Listener = Callable[[Event], None]
 
 # ---------------------------------------------------------------------- the rule-based classifier
 
-STRONG, WEAK = 2, 1
-# When two tasks score alike, the one whose plan can also answer the other kind of question wins:
-# a pair plan lists what a count would count, an aggregate plan reads every item, and the
-# multi-hop plan answers single facts too.
-PRECEDENCE = ("pairwise", "aggregate", "multihop", "summarise", "classify")
+def _compiled(rules: tuple[tuple[str, int], ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
+    return tuple((re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in rules)
 
-_NOUN = (r"(?:document|text|email|e-mail|message|letter|article|review|file|page|report|ticket|passage|paper|story"
-         r"|essay|chapter|book|contract|transcript|log|module|code|thread|post)")
-_WHOLE = r"(?:document|text|list|passage|file|report|article|context|data|records?|table|book)"  # not a hop
-_RULES: tuple[tuple[str, str, int], ...] = (
-    ("aggregate", r"\bhow many\b|\bhow often\b", STRONG),
-    ("aggregate", r"\bcount(?:s|ing)?\b|\btall(?:y|ies)\b", STRONG),
-    ("aggregate", r"\b(?:most|least|less|more) (?:common|frequent|popular|often|used)\b", STRONG),
-    ("aggregate", r"\b(?:the|total|overall|average) number of\b", STRONG),
-    ("aggregate", r"\bnumber of\b.*\b(?:each|every|per)\b", STRONG),
-    ("aggregate", r"\bnumber of\b", WEAK),
-    ("aggregate", r"\b(?:frequenc(?:y|ies)|distribution|breakdown|histogram)\b", STRONG),
-    ("aggregate", r"\bmajority\b", WEAK),
-    ("pairwise", r"\bpairs?\b|\bpairings?\b", STRONG),
-    ("pairwise", r"\bhow many pairs\b", STRONG),  # outweighs the "how many" of aggregate
-    ("pairwise", r"\b(?:which|what|who are the) two\b", STRONG),
-    ("pairwise", r"\bboth\b|\bin common\b|\beach other\b|\bone another\b", STRONG),
-    ("pairwise", r"\b(?:same|shared?|sharing)\b", WEAK),
-    ("summarise", r"\bsummar", STRONG),
-    ("summarise", r"\b(?:overview|gist|synopsis|recap|abstract|tl;?dr)\b", STRONG),
-    ("summarise", r"\b(?:main|key|central) (?:points?|ideas?|themes?|arguments?|findings?|topics?|takeaways?)\b",
-     STRONG),
-    ("summarise", rf"\bwhat (?:is|was) (?:this|the) {_NOUN} about\b", STRONG),
-    ("summarise", r"\b(?:outline|describe|explain)\b", WEAK),
-    ("classify", r"\bclassif|\bcategori[sz]", STRONG),
-    ("classify", rf"\b(?:what|which) (?:kind|type|sort|genre|class) of {_NOUN}\b", STRONG),
-    ("classify", r"\b(?:sentiment|genre|tone)\b", STRONG),
-    ("classify", r"\bcategor(?:y|ies)\b|\blabels?\b|\btopic\b", WEAK),
-    ("multihop", r"\bwhose\b", STRONG),
-    ("multihop", r"\b\w+'s \w+'s\b", STRONG),  # a chain of possessives: Alice's manager's office
-    ("multihop", rf"\b(?:of|by|for|to|from|with|at|in|on) the (?!{_WHOLE}\b)\w+(?: \w+)? (?:who|that|which|whom)\b",
-     STRONG),
-    ("multihop", r"\bof the \w+ of\b|\b(?:and then|in turn)\b", WEAK),
-)
-_COMPILED = tuple((task, re.compile(pattern, re.IGNORECASE), weight) for task, pattern, weight in _RULES)
+
+_compiled = cache(_compiled)  # the patterns of each task type, compiled once per process
 # A search question asks for one fact: a wh-word, a yes/no opening or a request to find.
 _SEARCH_CUE = re.compile(
     r"^\W*(?:what|who|whom|when|where|which|why|how|is|are|was|were|does|do|did|has|have|had|can|"
     r"could|will|would|should|find|locate|look up|give|list|name|quote)\b", re.IGNORECASE)
 
 
-def scores(question: str) -> dict[str, int]:
-    """The rule score of every task but search (search is what no rule claims)."""
+def task_names() -> tuple[str, ...]:
+    """Every task type's name: the built-ins, then installed plug-ins."""
+    return tuple(t.name for t in task_types())
+
+
+def scores(question: str, types: tuple[TaskType, ...] | None = None) -> dict[str, int]:
+    """The rule score of every task type with rules (search is what no rule claims)."""
     text = question.replace("’", "'")
-    out = dict.fromkeys(PRECEDENCE, 0)
-    for task, pattern, weight in _COMPILED:
-        if pattern.search(text):
-            out[task] += weight
+    out = {}
+    for kind in types or task_types():
+        if kind.rules:
+            out[kind.name] = sum(w for pattern, w in _compiled(kind.rules) if pattern.search(text))
     return out
 
 
@@ -105,13 +76,19 @@ def classify(question: str) -> tuple[str, bool]:
 
     Confident: the winner has a strong cue and no rival has one, or it leads by a strong cue;
     with no cue at all the task is search, confident only when the question opens like a
-    question (a wh-word, a yes/no verb, "find").
+    question (a wh-word, a yes/no verb, "find"). A tie goes to the higher precedence.
     """
-    ranked = sorted(scores(question).items(), key=lambda kv: (-kv[1], PRECEDENCE.index(kv[0])))
+    types = task_types()
+    precedence = {t.name: t.precedence for t in types}
+    ranked = sorted(scores(question, types).items(), key=lambda kv: (-kv[1], -precedence[kv[0]]))
     (best, top), (_, second) = ranked[0], ranked[1]
     if top == 0:
         return "search", bool(_SEARCH_CUE.search(question))
     return best, top >= STRONG and (second < STRONG or top - second >= STRONG)
+
+
+def _lists_items(task: str) -> bool:
+    return any(t.name == task and t.list_leaf_ratio for t in task_types())
 
 
 def choose_task(question: str, document: Shape | None = None) -> tuple[str, bool, str]:
@@ -125,16 +102,14 @@ def choose_task(question: str, document: Shape | None = None) -> tuple[str, bool
     task, confident = classify(question)
     if document is None:
         return task, confident, f"rules, {'confident' if confident else 'unsure'}"
-    if task in LIST_TASKS and not document.has_records:
+    if _lists_items(task) and not document.has_records:
         return "search", True, f"rules say {task}, but the document is {document.describe()}, so it is looked up"
     note = f"rules, {'confident' if confident else 'unsure'}"
-    if task in LIST_TASKS and not confident:
+    if _lists_items(task) and not confident:
         return task, True, f"{note}; the document is {document.describe()}, which settles it"
     return task, confident, note
 
 
-_ALIASES = {"summarize": "summarise", "summary": "summarise", "multi-hop": "multihop", "multi hop": "multihop",
-            "classification": "classify", "aggregation": "aggregate", "pairs": "pairwise", "lookup": "search"}
 _MENU_REPLY = re.compile(r"(?:(?P<number>[1-9])\s*(?:[.):\-–]\s*)?(?P<named>[a-z][a-z -]*)?|(?P<name>[a-z][a-z -]*))")
 
 
@@ -144,27 +119,34 @@ def parse_menu_reply(reply: str) -> str | None:
     m = _MENU_REPLY.fullmatch(text)
     if m is None:
         return None
+    names = task_names()
     if m["number"] is not None:
         index = int(m["number"]) - 1
-        if index >= len(TASKS):
+        if index >= len(names):
             return None
-        named = _task_named(m["named"]) if m["named"] else TASKS[index]
-        return TASKS[index] if named == TASKS[index] else None
+        named = _task_named(m["named"]) if m["named"] else names[index]
+        return names[index] if named == names[index] else None
     return _task_named(m["name"])
 
 
 def _task_named(word: str) -> str | None:
     word = word.strip()
-    return word if word in TASKS else _ALIASES.get(word)
+    for kind in task_types():
+        if word == kind.name or word in kind.aliases:
+            return kind.name
+    return None
 
 
 # ---------------------------------------------------------------------- plans
 
 
 def plan_source(name: str) -> str:
-    """The text of a shipped plan (a task type, `direct` or `task_menu`)."""
+    """The text of a plan: a task type's (shipped, or a plug-in's own), `direct` or `task_menu`."""
+    for kind in task_types():
+        if kind.name == name and kind.plan is not None:
+            return kind.plan
     if name not in (*TASKS, DIRECT, MENU):
-        raise ConfigError(f"there is no plan named '{name}'", notes=[f"task types: {', '.join(TASKS)}"])
+        raise ConfigError(f"there is no plan named '{name}'", notes=[f"task types: {', '.join(task_names())}"])
     return files(PLANS_PACKAGE).joinpath(f"{name}.lam").read_text(encoding="utf-8")
 
 
@@ -178,7 +160,7 @@ def compile_plan(name: str) -> Program:
 
 def check_plans() -> dict[str, Program]:
     """Every shipped plan, compiled: parse, types, termination (raises the first error)."""
-    return {name: compile_plan(name) for name in (*TASKS, DIRECT, MENU)}
+    return {name: compile_plan(name) for name in (*task_names(), DIRECT, MENU)}
 
 
 # ---------------------------------------------------------------------- configuration
@@ -279,8 +261,8 @@ async def achoose(question: str, document: str, config: Config, task: str | None
     tokenizer = config.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
     args = [document, question]
     if task is not None:
-        if task not in TASKS:
-            raise ConfigError(f"there is no task type '{task}'", notes=[f"task types: {', '.join(TASKS)}"])
+        if task not in task_names():
+            raise ConfigError(f"there is no task type '{task}'", notes=[f"task types: {', '.join(task_names())}"])
         chosen, confident, note = task, True, "given"
     else:
         chosen, confident, note = choose_task(question)
@@ -310,7 +292,7 @@ async def achoose(question: str, document: str, config: Config, task: str | None
 
 def _leaf_cap(task: str, config: Config) -> Config:
     """The config with list-returning leaves kept small enough for their reply to fit."""
-    ratio = LIST_LEAF_RATIO.get(task)
+    ratio = next((t.list_leaf_ratio for t in task_types() if t.name == task), None)
     if ratio is None:
         return config
     cap = ratio * config.output_tokens
@@ -340,7 +322,8 @@ async def _menu(question: str, config: Config, on_event: Listener | None) -> tup
 
     menu_config = replace(config, output_tokens=min(config.output_tokens, MENU_OUTPUT_TOKENS))
     try:
-        result = await arun(compile_plan(MENU), "", menu_config, on_event=on_event, question=question)
+        kinds = menu(task_types())  # the menu's lines are its "document"
+        result = await arun(compile_plan(MENU), kinds, menu_config, on_event=on_event, question=question)
     except LeafError:
         return None, None  # the plan's own run will report a model that does not answer
     return parse_menu_reply(str(result.value)), result

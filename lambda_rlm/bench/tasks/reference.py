@@ -180,9 +180,9 @@ def _names(text: str) -> set[str]:
 
 
 def _menu(question: str | None) -> str:
-    from lambda_rlm.strategies.plan import TASKS, classify
+    from lambda_rlm.strategies.plan import classify, task_names
 
-    return str(TASKS.index(classify(question or "")[0]) + 1)
+    return str(task_names().index(classify(question or "")[0]) + 1)
 
 
 # ------------------------------------------------------------------ the litellm provider
