@@ -13,7 +13,7 @@ from typing import Any
 from lambda_rlm.analysis import absdomain as a
 from lambda_rlm.core.registry import combinator
 from lambda_rlm.core.values import Some
-from lambda_rlm.strategies.search import abstains, group_key, normalise
+from lambda_rlm.strategies.selection import abstains, group_key, normalise
 
 
 def _one_of(xs: a.AValue) -> a.AValue:
