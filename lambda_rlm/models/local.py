@@ -77,40 +77,17 @@ class Engine:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self._loaded: dict[tuple[str, int], Any] = {}
 
-    def chat(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        max_tokens: int | None,
-        temperature: float,
-        schema: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """llama.cpp's OpenAI-shaped chat completion, blocking the caller until it is done. With a
-        JSON `schema`, llama.cpp samples through a grammar made from it, so the reply is JSON of
-        that shape (unless it is cut off by `max_tokens`)."""
-        return self.submit(model, messages, max_tokens, temperature, schema).result()
+    def chat(self, *request: Any) -> dict[str, Any]:
+        """`_chat(*request)` on the engine's thread, blocking the caller until it is done."""
+        return self.submit(*request).result()
 
-    async def achat(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        max_tokens: int | None,
-        temperature: float,
-        schema: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    async def achat(self, *request: Any) -> dict[str, Any]:
         """`chat` without blocking the event loop; cancelling it drops a request not yet started."""
-        return await asyncio.wrap_future(self.submit(model, messages, max_tokens, temperature, schema))
+        return await asyncio.wrap_future(self.submit(*request))
 
-    def submit(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        max_tokens: int | None,
-        temperature: float,
-        schema: dict[str, Any] | None = None,
-    ) -> Future[dict[str, Any]]:
-        """Queue a completion on the engine's thread."""
-        return self._worker.submit(self._chat, model, messages, max_tokens, temperature, schema)
+    def submit(self, *request: Any) -> Future[dict[str, Any]]:
+        """Queue `_chat(*request)` on the engine's thread."""
+        return self._worker.submit(self._chat, *request)
 
     def _chat(
         self,
@@ -118,8 +95,10 @@ class Engine:
         messages: list[dict[str, Any]],
         max_tokens: int | None,
         temperature: float,
-        schema: dict[str, Any] | None,
+        schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """llama.cpp's OpenAI-shaped chat completion. With a JSON `schema`, llama.cpp samples through
+        a grammar made from it, so the reply is JSON of that shape (unless cut off by `max_tokens`)."""
         llm = self._load(model_spec(model))
         shape = {"response_format": {"type": "json_object", "schema": schema}} if schema else {}
         try:
