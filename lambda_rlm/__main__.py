@@ -2,6 +2,6 @@
 
 import sys
 
-from lambda_rlm.cli import main
+from lambda_rlm.cli.app import main
 
 sys.exit(main())

@@ -3,7 +3,7 @@ code, never a Python traceback (unless `--debug` asks for it). tests/test_cli.py
 (missing file, NUL bytes, latin-1, missing input, README as a program, unknown command).
 
 Exit codes (README): 0 success, 1 invalid program, 2 usage, 3 run failed, 4 budget, 5 configuration.
-Most cases call `lambda_rlm.cli.main` in this process (an exception escaping it is what would be a
+Most cases call `lambda_rlm.cli.app.main` in this process (an exception escaping it is what would be a
 traceback); big inputs, `--debug` and the missing key run as real subprocesses, the big ones under a
 small parent process that measures their peak resident memory.
 """
@@ -47,7 +47,7 @@ def cli(*args: str, stdin: bytes | str | None = None, env: dict[str, str] | None
 def main(*args: str, stdin: bytes | str = b"") -> subprocess.CompletedProcess[str]:
     """`lambda-rlm ARGS` in this process: its exit code and output; an escaping exception's
     traceback is put on stderr, as the interpreter would print it."""
-    from lambda_rlm import cli as command
+    from lambda_rlm.cli import app as command
 
     data = stdin.encode() if isinstance(stdin, str) else stdin
     out, err = io.StringIO(), io.StringIO()

@@ -13,10 +13,10 @@ import pytest
 from providers import registered  # noqa: F401 - sets the offline cost map before litellm loads
 from tiny_task import Gates
 
-from lambda_rlm import cli
 from lambda_rlm.bench import runner as bench
 from lambda_rlm.bench import tasks
 from lambda_rlm.bench.tasks import reference
+from lambda_rlm.cli import app as cli
 from lambda_rlm.runtime.session import Config
 
 MODEL = "reference/4k"

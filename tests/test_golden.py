@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_rlm.cli import main
+from lambda_rlm.cli.app import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"

@@ -67,10 +67,28 @@ def imports_of(name: str, source: str, is_package: bool, known: set[str]) -> set
     return {m for m in found if m in known and m != name}
 
 
+def packages_run(name: str, source: str, is_package: bool, known: set[str]) -> set[str]:
+    """The packages whose `__init__` a module's `from PACKAGE import submodule` runs first."""
+    base = name if is_package else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.names:
+            anchor = base
+            for _ in range(node.level - 1):
+                anchor = anchor.rpartition(".")[0]
+            target = (f"{anchor}.{node.module}" if node.module else anchor) if node.level else (node.module or "")
+            found.add(target)
+    return {m for m in found if m in known and m != name}
+
+
 def graph() -> dict[str, set[str]]:
     names = module_names()
     known = set(names)
-    return {n: imports_of(n, p.read_text(encoding="utf-8"), p.name == "__init__.py", known) for n, p in names.items()}
+    edges = {}
+    for n, p in names.items():
+        source, is_package = p.read_text(encoding="utf-8"), p.name == "__init__.py"
+        edges[n] = imports_of(n, source, is_package, known) | packages_run(n, source, is_package, known)
+    return edges
 
 
 def circles(edges: Mapping[str, set[str]]) -> set[frozenset[str]]:
@@ -167,3 +185,12 @@ def test_the_checks_catch_a_circle_and_a_stray_import_of_the_benchmark_package()
     assert found == {"lambda_rlm.models.llm", "lambda_rlm.models.x"}
     edges3 = {"lambda_rlm.core.errors": {"lambda_rlm.runtime.trace"}, "lambda_rlm.cli.app": {"lambda_rlm.core.errors"}}
     assert upward(edges3) == {("lambda_rlm.core.errors", "lambda_rlm.runtime.trace")}
+
+
+def test_a_package_whose_init_imports_its_modules_is_a_circle_with_them() -> None:
+    """`from . import options` runs the package's `__init__` first: if that imports the module that
+    imports `options`, the three are a circle (cli/__init__ → app → ask → cli was one)."""
+    known = {"pkg", "pkg.app", "pkg.ask", "pkg.options"}
+    assert packages_run("pkg.ask", "def f():\n    from . import options\n", False, known) == {"pkg"}
+    edges = {"pkg": {"pkg.app"}, "pkg.app": {"pkg.ask"}, "pkg.ask": {"pkg", "pkg.options"}, "pkg.options": set()}
+    assert circles(edges) == {frozenset({"pkg", "pkg.app", "pkg.ask"})}

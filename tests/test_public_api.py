@@ -84,9 +84,11 @@ def test_old_modules_that_became_packages_forward_their_names() -> None:
     with pytest.warns(DeprecationWarning, match="lambda_rlm.runtime.Config moved"):
         from lambda_rlm.runtime import Config
     assert Config is session.Config is lambda_rlm.Config
-    from lambda_rlm.cli import app, main
+    from lambda_rlm.cli import app
 
-    assert callable(main) and app.main is not main  # the console script's function, and the module under it
+    with pytest.warns(DeprecationWarning, match="lambda_rlm.cli.main moved to lambda_rlm.cli.app.main"):
+        from lambda_rlm.cli import main
+    assert main is app.main  # the old console-script path reaches the new one
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         lambda_rlm.runtime.nothing_here  # noqa: B018
 

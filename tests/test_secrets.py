@@ -134,7 +134,7 @@ def test_the_command_line_never_prints_the_key(server: OpenAIServer, tmp_path: P
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The key comes from the environment and the provider echoes it: not on stderr, nor in the
     traceback `--debug` shows (run in this process, where the re-raised error can be formatted)."""
-    from lambda_rlm import cli
+    from lambda_rlm.cli import app as cli
 
     server.state.error_status = 401
     server.state.error_message = ECHO

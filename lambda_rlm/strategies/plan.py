@@ -45,11 +45,10 @@ Listener = Callable[[Event], None]
 
 # ---------------------------------------------------------------------- the rule-based classifier
 
+@cache
 def _compiled(rules: tuple[tuple[str, int], ...]) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """A task type's cues, compiled once per process."""
     return tuple((re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in rules)
-
-
-_compiled = cache(_compiled)  # the patterns of each task type, compiled once per process
 # A search question asks for one fact: a wh-word, a yes/no opening or a request to find.
 _SEARCH_CUE = re.compile(
     r"^\W*(?:what|who|whom|when|where|which|why|how|is|are|was|were|does|do|did|has|have|had|can|"
