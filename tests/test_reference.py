@@ -12,6 +12,7 @@ from providers import registered  # noqa: F401 - sets the offline cost map befor
 from tiny_task import Gates
 
 from lambda_rlm.bench.tasks import reference
+from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import ConfigError
 from lambda_rlm.models.decode import instruction
 from lambda_rlm.strategies.plan import compile_plan, model_window
@@ -86,10 +87,20 @@ def test_a_needle_beyond_the_window_is_not_seen() -> None:
     assert ask("reference/8k", "Reply with the answer only.", direct_prompt(beyond))[0] == "4821"
 
 
+def test_numbered_records_get_one_label_each_from_the_choices() -> None:
+    from lambda_rlm.combinators.records import label_prompt
+
+    items = "\n".join(["[1] What is a good recipe for ramen with chickpeas?", "[2] Do I need a visa to visit Japan?",
+                       "[3] The river report measured seven lanterns."])
+    system = instruction(t.TLabels(("1", "2", "3"), ("food", "travel")))
+    reply, _ = ask("reference/4k", system, label_prompt("", ("food", "travel"), items, "3"))
+    assert json.loads(reply) == {"1": "food", "2": "travel", "3": "food"}  # the unreadable one: a guess
+
+
 def test_item_leaves_get_json_label_lists_and_records() -> None:
     items = "Entry: Orla (invoice).\nEntry: Bram (complaint).\nEntry: Cato (invoice)."
-    labels_system = instruction(_leaf_type("aggregate"))
-    records_system = instruction(_leaf_type("pairwise"))
+    labels_system = instruction(t.Option(t.List(t.TEXT)))  # a leaf listing the labels of free items
+    records_system = instruction(t.Option(t.List(t.TRecord.of({"item": t.TEXT, "label": t.Option(t.TEXT)}))))
     labels, _ = ask("reference/4k", labels_system, f"<items>\n{items}\n</items>\nFor every item above, copy its label.")
     assert json.loads(labels) == ["invoice", "complaint", "invoice"]
     records, _ = ask("reference/4k", records_system, f"<records>\n{items}\n</records>\nFor every entry above ...")

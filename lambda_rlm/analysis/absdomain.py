@@ -33,9 +33,12 @@ class Bool:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A Text of at most `tokens` tokens (None: no bound known)."""
+    """A Text of at most `tokens` tokens (None: no bound known). For a document given to the run, also
+    its number of `records` and the most bytes in one (`widest`) when known (text.records.extent)."""
 
     tokens: int | None
+    records: int | None = None
+    widest: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class CostModel:
     instruction_tokens: Callable[[t.Type], int] = field(default=lambda ty: 64, compare=False)
     tau: int | None = None
     k: int | None = None
+    batch: int | None = None  # records per labelling leaf (partition.choose_batch)
     hole_calls: int = 4  # calls a hole's body may make of its own (holes.body_calls)
     hole_reasks: int = 2  # re-asks of a hole's writer after a body is rejected
     max_hole_depth: int = 3  # holes in programs are at depth 1, holes in their bodies at 2, ...
@@ -54,6 +55,7 @@ class Bound:
     leaves: tuple[a.Leaf, ...] = ()
     tau: int | None = None
     k: int | None = None
+    batch: int | None = None
 
     @property
     def total_output_tokens(self) -> int:
@@ -63,7 +65,7 @@ class Bound:
         return {
             "calls": self.calls, "depth": self.depth, "max_prompt_tokens": self.max_prompt_tokens,
             "total_prompt_tokens": self.total_prompt_tokens, "max_output_tokens": self.max_output_tokens,
-            "window": self.window, "input_tokens": self.input_tokens, "tau": self.tau, "k": self.k,
+            "window": self.window, "input_tokens": self.input_tokens, "tau": self.tau, "k": self.k, "batch": self.batch,
         }
 
 

@@ -28,6 +28,8 @@ from lambda_rlm.text import chunking
 
 from .cost import CostModel
 
+MAX_BATCH = 1024  # records per labelling leaf when neither the window nor a profile says fewer
+
 
 def fanout_for(n: int, tau: int) -> int:
     """The smallest k >= 2 whose worst-case piece of an n-token text has at most tau tokens."""
@@ -41,6 +43,23 @@ def fanout_for(n: int, tau: int) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+def choose_batch(feasible: Callable[[CostModel], object], model: CostModel, cap: int | None = None) -> CostModel:
+    """The cost model with the most records per labelling leaf (`batch`) whose prompt and reply still
+    fit, at most `cap` (a model's profile: small models keep their place in few records)."""
+    lo, hi, best = 1, cap or MAX_BATCH, 0
+    last_error: CostError | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        try:
+            feasible(replace(model, batch=mid))
+            best, lo = mid, mid + 1
+        except CostError as exc:
+            last_error, hi = exc, mid - 1
+    if best == 0:
+        raise last_error or CostError("no batch of records fits one leaf")
+    return replace(model, batch=best)
 
 
 def choose(feasible: Callable[[CostModel], object], model: CostModel, n: int,

@@ -13,6 +13,7 @@ from lambda_rlm.core.source import Span
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.lang.parser import parse_module, parse_signature
 from lambda_rlm.lang.typecheck import Checker, Typing, check_definition, scheme_of_signature
+from lambda_rlm.text.records import Extent
 
 from . import absdomain as a
 from . import partition
@@ -68,20 +69,29 @@ class Program:
     @property
     def uses_partition(self) -> bool:
         """Whether the program asks the partition rule for `tau` or `fanout`."""
-        return any(v.name in ("tau", "fanout") for d in self.defs for v in free_vars(d.as_expr()))
+        return self.uses("tau", "fanout")
+
+    def uses(self, *names: str) -> bool:
+        """Whether a definition of the program names one of these (a combinator, say)."""
+        return any(v.name in names for d in self.defs for v in free_vars(d.as_expr()))
 
     def bound(self, model: CostModel, input_tokens: int, arg_tokens: Mapping[str, int] | None = None,
-              values: Mapping[str, object] | None = None, max_leaf_tokens: int | None = None) -> Bound:
-        """Like `cost`, with an explicit cost model; fills τ and k by the partition rule when used."""
+              values: Mapping[str, object] | None = None, max_leaf_tokens: int | None = None,
+              input_records: Extent | None = None, max_leaf_records: int | None = None) -> Bound:
+        """Like `cost`, with an explicit cost model; fills τ and k by the partition rule when used.
+        `input_records`, the document's records when known, tightens bounds over them."""
         args, vals = dict(arg_tokens or {}), dict(values or {})
         if self.uses_partition:
-            model = partition.choose(lambda m: bound(self, m, input_tokens, args, vals), model,
+            model = partition.choose(lambda m: bound(self, m, input_tokens, args, vals, input_records), model,
                                      input_tokens, max_leaf_tokens)
-        return bound(self, model, input_tokens, args, vals)
+        if self.uses("batch"):
+            model = partition.choose_batch(lambda m: bound(self, m, input_tokens, args, vals, input_records),
+                                           model, max_leaf_records)
+        return bound(self, model, input_tokens, args, vals, input_records)
 
 
 def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dict[str, int],
-          values: dict[str, object]) -> Bound:
+          values: dict[str, object], input_records: Extent | None = None) -> Bound:
     if program.main is None:
         raise UnboundNameError("the program has no 'main' definition to bound", None,
                          ["define `def main (doc : Text) … = …`"])
@@ -93,11 +103,14 @@ def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dic
     main = env["main"]
     for i, inp in enumerate(program.inputs):
         size = _input_size(inp, i, input_tokens, arg_tokens, values)
+        if i == 0 and isinstance(size, a.Text) and input_records is not None:
+            size = a.Text(size.tokens, input_records.count, input_records.widest)
         main = an.call(main, size)
     check_window(an.account.leaves, model)
     c = an.account
     return Bound(c.calls, c.depth, c.max_prompt, c.prompt_tokens, model.output_tokens, model.window,
-                 input_tokens, tuple(sorted(c.leaves, key=lambda lf: lf.span.start)), model.tau, model.k)
+                 input_tokens, tuple(sorted(c.leaves, key=lambda lf: lf.span.start)), model.tau, model.k,
+                 model.batch)
 
 
 def _input_size(inp: Input, index: int, doc_tokens: int, arg_tokens: dict[str, int],

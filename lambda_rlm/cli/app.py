@@ -1,4 +1,4 @@
-"""The command line: takes argv, gives exit codes; `check`, `run`, `ask`, `bench` and `trace`.
+"""The command line: takes argv, gives exit codes; `check`, `run`, `ask`, `bench`, `calibrate` and `trace`.
 
 An error exits with its class's code (`LambdaError.exit_code`, listed in lambda_rlm/core/errors.py);
 2 is a usage error and 130 an interrupt. The options every subcommand shares are in `options`.
@@ -50,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_bench(sub)
 
+    from .calibrate import add_parser as add_calibrate
+
+    add_calibrate(sub)
+
     tr = sub.add_parser("trace", help="show a JSONL trace as a tree")
     tr.add_argument("file")
     return p
@@ -82,10 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench import run as bench
 
             return bench(args, argv)
+        if args.command == "calibrate":
+            from .calibrate import run as calibrate
+
+            return calibrate(args)
         raise AssertionError(args.command)
     except KeyboardInterrupt:
         resume = " Completed model calls are cached: rerun the same command to resume." if args.command in (
-            "run", "ask", "bench") else ""
+            "run", "ask", "bench", "calibrate") else ""
         print(f"interrupted.{resume}", file=sys.stderr)
         return EXIT_INTERRUPT
     except LambdaError as exc:
@@ -114,6 +122,7 @@ def check(args: argparse.Namespace) -> int:
     print(f"bound for a document of {b.input_tokens:,} tokens, window {b.window:,}, "
           f"output ≤ {b.max_output_tokens:,} tokens per call:")
     part = f"    τ = {b.tau:,}, k = {b.k:,}" if b.tau is not None else ""
+    part += f"    {b.batch:,} records per labelling leaf" if b.batch is not None else ""
     print(f"  calls ≤ {b.calls:,}    depth ≤ {b.depth}{part}")
     print(f"  prompt ≤ {b.max_prompt_tokens:,} tokens per call, ≤ {b.total_prompt_tokens:,} in total")
     for lf in b.leaves:

@@ -265,6 +265,25 @@ def take(n: int, xs: tuple[Any, ...]) -> tuple[Any, ...]:
     return xs[: max(0, n)]
 
 
+def _abs_batches(an: Any, k: a.AValue, xs: a.AValue) -> a.AValue:
+    lo = int(k.lo) if isinstance(k, a.Num) and k.lo is not None and k.lo >= 1 else 1
+    hi = int(k.hi) if isinstance(k, a.Num) and k.hi is not None else None
+    if not isinstance(xs, a.Lst):
+        return a.TOP
+    if xs.length is None:
+        return a.Lst(None, a.Lst(hi, xs.elem))
+    size = xs.length if hi is None else min(hi, xs.length)
+    return a.Lst(-(-xs.length // lo), a.Lst(size, xs.elem))
+
+
+@combinator("batches : Int -> List a -> List (List a)", abstract=_abs_batches)
+def batches(k: int, xs: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """The items in order, in consecutive groups of k (the last may be smaller)."""
+    if k < 1:
+        raise EvalError(f"batches needs groups of at least 1 item, given {k}")
+    return tuple(xs[i : i + k] for i in range(0, len(xs), k))
+
+
 def _abs_flatten(an: Any, xss: a.AValue) -> a.AValue:
     if isinstance(xss, a.Lst) and isinstance(xss.elem, a.Lst):
         return a.Lst(a.mul_opt(xss.length, xss.elem.length), xss.elem.elem)

@@ -47,7 +47,17 @@ class TTuple:
     items: tuple[Type, ...]
 
 
-Type = TVar | TCon | TFun | TRecord | TTuple
+@dataclass(frozen=True, slots=True)
+class TLabels:
+    """A leaf's reply type that programs never write: one label for each numbered item `keys` names,
+    in order, each one of `choices` (any text when there are none). It reads as `List Text`; the
+    reply is decoded against the exact keys, so a label can be neither missing nor extra."""
+
+    keys: tuple[str, ...]
+    choices: tuple[str, ...] = ()
+
+
+Type = TVar | TCon | TFun | TRecord | TTuple | TLabels
 
 INT, FLOAT, BOOL, TEXT = TCon("Int"), TCon("Float"), TCon("Bool"), TCon("Text")
 BASE = {"Int": INT, "Float": FLOAT, "Bool": BOOL, "Text": TEXT}
@@ -109,6 +119,8 @@ def substitute(t: Type, sub: Mapping[int, Type]) -> Type:
             return TRecord(tuple((n, substitute(f, sub)) for n, f in fields))
         case TTuple(items):
             return TTuple(tuple(substitute(x, sub) for x in items))
+        case TLabels():
+            return t
     raise AssertionError(t)
 
 
@@ -144,6 +156,9 @@ def _show(t: Type, names: dict[int, str], prec: int) -> str:
             return "{" + ", ".join(f"{n} : {_show(f, names, 0)}" for n, f in fields) + "}"
         case TTuple(items):
             return "(" + ", ".join(_show(x, names, 0) for x in items) + ")"
+        case TLabels(keys, choices):
+            span = f"{keys[0]}..{keys[-1]}" if keys else ""
+            return f"Labels [{span}] ({' | '.join(choices)})" if choices else f"Labels [{span}]"
     raise AssertionError(t)
 
 
@@ -156,6 +171,8 @@ def is_decodable(t: Type) -> bool:
             return all(is_decodable(f) for _, f in fields)
         case TTuple(items):
             return all(is_decodable(x) for x in items)
+        case TLabels():
+            return True
     return False
 
 

@@ -86,6 +86,10 @@ def from_json(obj: Any, type_: t.Type) -> Any:
         case t.TRecord(fields):
             if isinstance(obj, dict) and set(obj) == {n for n, _ in fields}:
                 return Record({n: from_json(obj[n], ft) for n, ft in fields})
+        case t.TLabels(keys, choices):
+            if (isinstance(obj, list) and len(obj) == len(keys) and all(isinstance(x, str) for x in obj)
+                    and (not choices or set(obj) <= set(choices))):
+                return tuple(obj)
     raise ValueError(f"{json.dumps(obj)[:80]} is not a value of type {t.show(type_)}")
 
 

@@ -28,6 +28,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)
 _TRUE = frozenset({"yes", "true", "y"})
 _FALSE = frozenset({"no", "false", "n"})
 _WRAPPER = "value"
+FREE_LABEL_CHARS = 24  # the longest label a labels leaf may write when no choices are given
 
 
 class DecodeError(ValueError):
@@ -35,8 +36,10 @@ class DecodeError(ValueError):
 
 
 def is_json_type(type_: t.Type) -> bool:
-    """Whether replies of this type are JSON (lists, records, tuples, or options of those)."""
+    """Whether replies of this type are JSON (lists, records, tuples, labels, or options of those)."""
     match type_:
+        case t.TLabels():
+            return True
         case t.TCon("Option", (inner,)):
             return is_json_type(inner)
         case t.TCon("List", _) | t.TRecord() | t.TTuple():
@@ -77,6 +80,10 @@ def _format(type_: t.Type) -> str:
             )
         case t.TCon("Option", (inner,)):
             return f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD}."
+        case t.TLabels():
+            # Constant per type shape (the keys and choices are in the prompt), so prefixes are shared.
+            return ("Reply with a JSON object that maps the number of every item you are given to its "
+                    "label, in order, one entry per item and nothing else.")
     return (
         "Reply with one JSON value of this shape and nothing else (no prose, no code fences): "
         f"{shape(type_)}"
@@ -116,6 +123,10 @@ def shape(type_: t.Type) -> str:
             return "{" + ", ".join(f"{json.dumps(n)}: {shape(f)}" for n, f in fields) + "}"
         case t.TTuple(items):
             return "[" + ", ".join(shape(x) for x in items) + "]"
+        case t.TLabels(keys, choices):
+            label = f"<one of: {' | '.join(choices)}>" if choices else "<label>"
+            shown = [*keys[:2], "...", keys[-1]] if len(keys) > 3 else list(keys)
+            return "{" + ", ".join("..." if k == "..." else f'"{k}": {label}' for k in shown) + "}"
     raise ValueError(f"a leaf cannot return {t.show(type_)}")
 
 
@@ -165,6 +176,8 @@ def _default(type_: t.Type) -> Any:
 def response_format(type_: t.Type) -> dict[str, Any]:
     """An OpenAI-style `json_schema` response format; non-record types are wrapped in {"value": …}
     because providers require an object at the root."""
+    if isinstance(type_, t.TLabels):
+        return {"type": "json_schema", "json_schema": {"name": "leaf", "schema": labels_schema(type_)}}
     schema = _adapter(type_).json_schema(by_alias=True)
     if not isinstance(type_, t.TRecord):
         defs = schema.pop("$defs", None)
@@ -190,6 +203,8 @@ def decode(reply: str | None, type_: t.Type) -> Any:
             return values.Some(decode(text, inner))
         case t.TCon("Int" | "Float" | "Bool" as name):
             return _scalar(text, name)
+        case t.TLabels():
+            return _labels(text, type_)
     return _json_value(text, type_)
 
 
@@ -294,3 +309,61 @@ def _validation_message(err: pydantic.ValidationError, type_: t.Type) -> str:
 def _excerpt(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+# ---------------------------------------------------------------------- labels of numbered items
+
+
+def labels_schema(type_: t.TLabels) -> dict[str, Any]:
+    """An object with exactly the item numbers as keys, in order, each a choice (or any string).
+    llama.cpp's grammar keeps the properties' order, so a local model writes the numbers in turn."""
+    value: dict[str, Any] = ({"type": "string", "enum": list(type_.choices)} if type_.choices
+                             else {"type": "string", "minLength": 1, "maxLength": FREE_LABEL_CHARS})
+    return {"type": "object", "properties": {k: value for k in type_.keys}, "required": list(type_.keys),
+            "additionalProperties": False}
+
+
+def _labels(text: str, type_: t.TLabels) -> tuple[str, ...]:
+    """One label per key, from `{"<key>": label, …}` or from a list with exactly one label per key.
+
+    Nothing is padded, cut or guessed: a missing, extra or unknown key, a list of the wrong length
+    or a label outside the choices is a DecodeError, whose message the re-ask shows the model.
+    """
+    obj = _first_json(text)
+    keys, n = type_.keys, len(type_.keys)
+    if isinstance(obj, dict) and set(obj) == {_WRAPPER} and not isinstance(obj[_WRAPPER], str):
+        obj = obj[_WRAPPER]
+    if isinstance(obj, list):
+        if len(obj) != n:
+            raise DecodeError(f"the reply gave {len(obj)} labels for {n} items; give exactly {n}, one per item")
+        given = list(obj)
+    elif isinstance(obj, dict):
+        got = {str(k).strip().strip("[]#").strip(): v for k, v in obj.items()}
+        missing, extra = [k for k in keys if k not in got], [k for k in got if k not in set(keys)]
+        if missing or extra:
+            parts = [f"no label for item{'s' if len(missing) > 1 else ''} {_some(missing)}"] if missing else []
+            parts += [f"item{'s' if len(extra) > 1 else ''} {_some(extra)} {'do' if len(extra) > 1 else 'does'} "
+                      "not exist"] if extra else []
+            raise DecodeError(f"{'; '.join(parts)}; give one label for each of items {keys[0]} to {keys[-1]}")
+        given = [got[k] for k in keys]
+    else:
+        raise DecodeError(f"expected a JSON object of {n} labels, got {_excerpt(text)}")
+    return tuple(_label(v, k, type_.choices) for v, k in zip(given, keys, strict=True))
+
+
+def _label(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or not str(value).strip():
+        raise DecodeError(f"item {key} has no label")
+    label = str(value).strip()
+    if not choices:
+        if len(label) > FREE_LABEL_CHARS:
+            raise DecodeError(f"item {key}'s label is longer than {FREE_LABEL_CHARS} characters")
+        return label
+    for choice in choices:
+        if choice.casefold() == label.casefold():
+            return choice
+    raise DecodeError(f"item {key}'s label {label!r} is not one of: {', '.join(choices)}")
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")

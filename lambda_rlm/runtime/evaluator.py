@@ -43,6 +43,7 @@ class Context:
     tokenizer: Any
     tau: int | None = None
     k: int | None = None
+    batch: int | None = None  # records per labelling leaf, chosen with the bound
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
 

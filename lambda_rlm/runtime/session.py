@@ -25,6 +25,7 @@ from lambda_rlm.models import providers
 from lambda_rlm.models.backend import run_sync
 from lambda_rlm.models.budget import Budget
 from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
+from lambda_rlm.text import records
 
 from .evaluator import Context, Evaluator
 from .expand import Expander, charge, tagged
@@ -41,6 +42,7 @@ class Config:
     window: int = 8192
     output_tokens: int = 512
     max_leaf_tokens: int | None = None
+    max_leaf_records: int | None = None  # records per labelling leaf (a model's profile); None: as fit
     concurrency: int = 8
     temperature: float = 0.0
     timeout_s: float = 120.0
@@ -145,8 +147,8 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
 
     trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
     start = time.monotonic()
-    model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k)
-    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k),
+    model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
+    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k, batch=bound.batch),
                           Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), trace.emit))
     try:
         coro = evaluator.run_main(args)
@@ -176,8 +178,10 @@ def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Boun
     names = [i.name for i in prog.inputs]
     values = {n: v for n, v in zip(names, args, strict=True) if isinstance(v, int | float)}
     arg_tokens = {n: tokenizer.count(v) for n, v in zip(names[1:], args[1:], strict=True) if isinstance(v, str)}
-    return prog.bound(cost_model(config, tokenizer), tokenizer.count(args[0]), arg_tokens, values,
-                      config.max_leaf_tokens)
+    doc = args[0]
+    shape = records.extent(doc) if prog.uses("records") else None  # measured only when a bound can use it
+    return prog.bound(cost_model(config, tokenizer), tokenizer.count(doc), arg_tokens, values,
+                      config.max_leaf_tokens, shape, config.max_leaf_records)
 
 
 def cost_model(config: Config, tokenizer: Any) -> CostModel:

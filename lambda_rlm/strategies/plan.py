@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError, CostError, LeafError
+from lambda_rlm.models.profiles import profile
 from lambda_rlm.text.shape import Shape, shape
 
 from .task_types import BUILT_IN, STRONG, TaskType, menu, task_types
@@ -290,7 +291,11 @@ async def achoose(question: str, document: str, config: Config, task: str | None
 
 
 def _leaf_cap(task: str, config: Config) -> Config:
-    """The config with list-returning leaves kept small enough for their reply to fit."""
+    """The config with list-returning leaves kept small enough for their reply to fit, and labelling
+    leaves no larger than the model's profile says it labels reliably."""
+    found = profile(config.model)
+    if config.max_leaf_records is None and found is not None and found.label_records is not None:
+        config = replace(config, max_leaf_records=found.label_records)
     ratio = next((t.list_leaf_ratio for t in task_types() if t.name == task), None)
     if ratio is None:
         return config
@@ -355,9 +360,13 @@ def explain(choice: Choice) -> str:
     """The chosen task, the plan's source, τ, k and the bound, as printed by `ask --explain`."""
     b = choice.bound
     part = (f"τ = {b.tau:,}, k = {b.k:,}" if b.tau is not None and b.k is not None
-            else "τ, k: not used (the document is read in one call)")
+            else "τ, k: not used (the document is read in one call)" if b.batch is None else "τ, k: not used")
     if b.tau is not None and choice.config.max_leaf_tokens is not None:
         part += f"    (leaves capped at {choice.config.max_leaf_tokens:,} tokens)"
+    if b.batch is not None:
+        cap = choice.config.max_leaf_records
+        part += (f"\nrecords per labelling leaf: {b.batch:,}"
+                 + (f" (capped at {cap:,} by the model's profile)" if cap is not None and b.batch == cap else ""))
     return "\n".join([
         f"task: {choice.task} ({choice.note})",
         f"plan: {choice.plan}    main : {choice.program.type}",

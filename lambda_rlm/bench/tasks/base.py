@@ -57,6 +57,9 @@ class Task(Protocol):
         """
         ...
 
+    # Optional: `read_label(text) -> str | None`, the label of one item's content shown alone
+    # (label_records shows a record of delimited fields by its content field only).
+
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")

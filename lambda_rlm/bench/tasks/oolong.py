@@ -412,3 +412,7 @@ class Oolong:
     def read_items(self, text: str) -> list[tuple[str, str | None]] | None:
         return read_records(text) or None
 
+    def read_label(self, text: str) -> str | None:
+        """The category of a record's text shown alone (as label_records shows it), or None."""
+        return infer_label(text)
+

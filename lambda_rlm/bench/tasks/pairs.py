@@ -19,7 +19,7 @@ from random import Random
 from typing import Any
 
 from .base import Count, Instance, normalise
-from .oolong import CATEGORIES, Record, Stream, document, fit, listed, make_record, read_records, user_pool
+from .oolong import CATEGORIES, Record, Stream, document, fit, infer_label, listed, make_record, read_records, user_pool
 
 COMMON = 3  # categories held by many users; the other five are rare
 NOTES = "In each record the item is the user id and the label is the category its text belongs to, one of: {}."
@@ -160,3 +160,7 @@ class Pairs:
 
     def read_items(self, text: str) -> list[tuple[str, str | None]] | None:
         return read_records(text) or None
+
+    def read_label(self, text: str) -> str | None:
+        """The category of a record's text shown alone (as label_records shows it), or None."""
+        return infer_label(text)

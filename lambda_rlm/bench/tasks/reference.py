@@ -121,6 +121,8 @@ def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
     if block is None:
         return absent
     tag, body = block[1], block[2]
+    if "maps the number of every item" in system:  # label_records: one label per numbered record
+        return json.dumps(_numbered_labels(body, prompt, tasks), ensure_ascii=False)
     if '"item"' in system:  # a list of {item, label} records
         items = _items(body, tasks)
         return json.dumps([{"item": i, "label": lab} for i, lab in items], ensure_ascii=False) if items else absent
@@ -160,6 +162,29 @@ def _items(text: str, tasks: Sequence[Task]) -> list[tuple[str, str | None]]:
         if found is not None:
             return list(found)
     return []
+
+
+_MARK = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
+_CHOICES = re.compile(r"give the one of these labels that fits it: (.*)\.\n")
+
+
+def _numbered_labels(body: str, prompt: str, tasks: Sequence[Task]) -> dict[str, str]:
+    """label_records' reply: each numbered record's label as the task's reader infers it from that
+    record alone; a record it cannot read (cut off, or of no task) gets the first choice, as a
+    reader who must answer guesses."""
+    offered = _CHOICES.search(prompt)
+    choices = offered[1].split(" | ") if offered else []
+    labels = {}
+    for m in _MARK.finditer(body):
+        found = [lab for _, lab in _items(m[2], tasks) if lab is not None]
+        found += [lab for task in tasks if (lab := _label(task, m[2])) is not None]
+        labels[m[1]] = found[0] if found else (choices[0] if choices else "unknown")
+    return labels
+
+
+def _label(task: Task, text: str) -> str | None:
+    read = getattr(task, "read_label", None)
+    return read(text) if read is not None else None
 
 
 def _copy(passage: str, question: str | None, facts: str) -> str:
