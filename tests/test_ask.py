@@ -78,6 +78,11 @@ def reader(messages: list[dict[str, Any]]) -> str:
     if "Reply with the one category" in prompt:
         found = TOPIC.search(prompt)
         return found.group(1) if found else "NONE"
+    if "maps the number of every item" in system:  # label_each: one label per numbered record
+        return json.dumps({k: (RECORD.search(line) or TOPIC.search(line) or re.search(r"()(\w+)", line)).groups()[-1]
+                           for k, line in re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M)})
+    if "List the distinct categories" in prompt:
+        return json.dumps(sorted({c for _, c in RECORD.findall(prompt)}))
     if "copy its category, label or type as written in the item" in prompt:
         labels = [c for _, c in RECORD.findall(prompt)]
         return json.dumps(labels) if labels else "NONE"
@@ -291,8 +296,8 @@ def test_aggregate_counts_symbolically(tmp_path: Path, question: str, answer: st
     got, _ = answered(question, doc, tmp_path)
     assert (got.task, got.plan) == ("aggregate", "aggregate")
     assert got.value == answer and got.result.calls > 1
-    tau = got.result.bound.tau
-    assert tau is not None and tau <= ask_module.LIST_LEAF_RATIO["aggregate"] * 256  # the reply must fit
+    batch = got.result.bound.batch  # records per labelling leaf: the reply of 256 tokens must hold them
+    assert batch is not None and 1 <= batch <= 256 // 4 and got.result.calls <= got.result.bound.calls
 
 
 @pytest.mark.parametrize(("question", "answer"), [
@@ -447,7 +452,7 @@ def test_dry_run_json_is_machine_readable(tmp_path: Path, capsys: pytest.Capture
                             "--model", "lrtest/reader", "--window", "2048"))
     shown = json.loads(capsys.readouterr().out)
     assert code == 0 and shown["task"] == shown["plan"] == "aggregate"
-    assert shown["bound"]["calls"] >= 2 and shown["bound"]["tau"] > 0 and "def labels_in" in shown["source"]
+    assert shown["bound"]["calls"] >= 2 and shown["bound"]["batch"] > 0 and "label_each" in shown["source"]
 
 
 def test_explain_prints_the_plan_then_runs_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

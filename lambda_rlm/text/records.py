@@ -1,13 +1,15 @@
 """Records of a text: takes a text, gives its records (entries of a list), their extent, and what each gives to read.
 
 A record is a non-blank line, or, when the text is made of blank-line-separated blocks of
-labelled lines (`shape.shape(...).pattern == "blocks"`), a block. The static bound of a program
+labelled lines (`shape.shape(...).pattern == "blocks"`), a block; in prose that holds records (a
+report quoting rows of a log), only its lines of `key=value` fields or JSON objects are records. The static bound of a program
 over records uses `extent`: how many records a document has and the most bytes one holds (a
 token is at least one byte, so bytes bound tokens whatever the tokenizer).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from . import shape
 
 _FIELD_DELIMITERS = (" || ", " | ", "\t", " ; ")
 _KEY = re.compile(r"^\s*[\w .#@'/-]{1,30}?:\s+")
+_PAIR = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,30})=(\"[^\"]*\"|[^\s,;|]+)")
 MIN_CONTENT_WORDS = 3  # a field with fewer words is a stated value (a date, an id, a name), not content
 
 
@@ -28,7 +31,10 @@ class Extent:
 
 def records(text: str) -> list[str]:
     """The text's records in order, stripped."""
-    blocks = shape.shape(text).pattern == "blocks"
+    form = shape.shape(text)
+    if form.kind == "prose" and form.has_records:
+        return [line.strip() for line in text.split("\n") if shape.is_keyed(line)]
+    blocks = form.pattern == "blocks"
     found: list[list[str]] = []
     blank_before = True
     for line in text.split("\n"):
@@ -48,8 +54,16 @@ def extent(text: str) -> Extent:
 
 
 def fields(record: str) -> list[tuple[str, str]]:
-    """The (key, value) fields of a row of delimited fields (the key "" where a field has none);
-    the whole record as one field without a key when it has no delimiter."""
+    """The (key, value) fields of a record: a JSON object's members, a row of delimited fields (the
+    key "" where a field has none), or its `key=value` pairs; else the whole record as one field
+    without a key."""
+    if record.lstrip().startswith("{"):
+        try:
+            obj = json.loads(record)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            return [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in obj.items()]
     for delimiter in _FIELD_DELIMITERS:
         parts = record.split(delimiter)
         if len(parts) >= 2:
@@ -59,6 +73,9 @@ def fields(record: str) -> list[tuple[str, str]]:
                 out.append((key.group(0).strip().rstrip(":").strip(), part[key.end():].strip()) if key
                            else ("", part.strip()))
             return out
+    pairs = _PAIR.findall(record)
+    if len(pairs) >= 2:
+        return [(k, v.strip('"')) for k, v in pairs]
     return [("", record.strip())]
 
 

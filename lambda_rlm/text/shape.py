@@ -119,8 +119,13 @@ def shape(text: str) -> Shape:
     if share >= RECORD_SHARE and statistics.median(len(line) for line in lines) <= MAX_RECORD_CHARS:
         return _records(pattern, share, lines)
     # Prose with records in it (a report quoting rows of a log) still has records to count.
-    keyed = sum(1 for line in lines if len(_KEYED.findall(line)) >= 2 or _JSON_LINE.match(line))
+    keyed = sum(1 for line in lines if is_keyed(line))
     return Shape("prose", "keyed", round(keyed / len(lines), 3), keyed) if keyed >= MIN_RECORDS else Shape("prose")
+
+
+def is_keyed(line: str) -> bool:
+    """Whether a line is a record of `key=value` (or `key: value`) fields, or a JSON object."""
+    return len(_KEYED.findall(line)) >= 2 or bool(_JSON_LINE.match(line))
 
 
 def _records(pattern: str, share: float, entries: list[str]) -> Shape:
