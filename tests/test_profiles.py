@@ -36,6 +36,7 @@ def test_calibrate_stores_the_largest_reliable_batch_and_plans_use_it(
     instance = Oolong().generate(8000, 1, 0, cl100k().count)[0]  # more than the window: a plan
     doc = tmp_path / "records.txt"
     doc.write_text(instance.document, encoding="utf-8")
-    assert main(["ask", instance.question, str(doc), "--model", "reference/4k", "--task", "aggregate", "--dry-run"]) == 0
+    argv = ["ask", instance.question, str(doc), "--model", "reference/4k", "--task", "aggregate", "--dry-run"]
+    assert main(argv) == 0
     explained = capsys.readouterr().out
     assert "records per labelling leaf: 5 (capped at 5 by the model's profile)" in explained

@@ -1,8 +1,10 @@
-"""Evidence: takes a question, a text and an answer copied from it, gives how well the answer's surroundings fit.
+"""Evidence: takes a text and what a leaf copied from it, gives what it really holds and how well it fits a question.
 
-Symbolic and cheap (no model call, cost 0): a lookup plan uses it to choose among answers that
-are all copied from the document, preferring the one whose surroundings say what the question
-asks about, instead of whichever chunk came first.
+Symbolic and cheap (no model call, cost 0). `grounded` keeps only the sentences of a reply that the
+text holds, so a multi-hop plan builds its next hop from facts of the document, never from ones
+a small model made up. `support` lets a lookup plan choose among answers that are all copied
+from the document, preferring the one whose surroundings say what the question asks about,
+instead of whichever chunk came first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 
 from lambda_rlm.analysis import absdomain as a
 from lambda_rlm.core.registry import combinator
+from lambda_rlm.core.values import Some
 
 NEAR_CHARS = 300  # how far around the answer its support is read, on each side
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -26,6 +29,25 @@ _FUNCTION_WORDS = frozenset((
 
 def _terms(question: str) -> set[str]:
     return {w for w in (m.casefold() for m in _WORD.findall(question)) if len(w) > 3 and w not in _FUNCTION_WORDS}
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'\u201d\u2019)\]]*|$)")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@combinator("grounded : Text -> Option Text -> Option Text", size=lambda text, reply: reply)
+def grounded(text: str, reply: Some | None) -> Some | None:
+    """The sentences of a leaf's `reply` that occur in `text` word for word (whitespace aside), in
+    order, joined by a space; none when the reply is none or `text` holds none of them."""
+    if reply is None:
+        return None
+    within = _flat(text)
+    found = (_flat(m.group(0)) for m in _SENTENCE.finditer(str(reply.value)))
+    kept = dict.fromkeys(s for s in found if len(s) > 1 and s in within)
+    return Some(" ".join(kept)) if kept else None
 
 
 @combinator("support : Text -> Text -> Text -> Int", size=lambda q, t, x: a.Num(-1))

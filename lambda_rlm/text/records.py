@@ -2,9 +2,9 @@
 
 A record is a non-blank line, or, when the text is made of blank-line-separated blocks of
 labelled lines (`shape.shape(...).pattern == "blocks"`), a block; in prose that holds records (a
-report quoting rows of a log), only its lines of `key=value` fields or JSON objects are records. The static bound of a program
-over records uses `extent`: how many records a document has and the most bytes one holds (a
-token is at least one byte, so bytes bound tokens whatever the tokenizer).
+report quoting rows of a log), only its lines of `key=value` fields or JSON objects are records.
+The static bound of a program over records uses `extent`: how many records a document has and the
+most bytes one holds (a token is at least one byte, so bytes bound tokens whatever the tokenizer).
 """
 
 from __future__ import annotations
