@@ -85,8 +85,11 @@ class Program:
             model = partition.choose(lambda m: bound(self, m, input_tokens, args, vals, input_records), model,
                                      input_tokens, max_leaf_tokens)
         if self.uses("batch"):
+            cap = max_leaf_records  # and no more records per leaf than the document has
+            if input_records is not None:
+                cap = min(cap or partition.MAX_BATCH, max(1, input_records.count))
             model = partition.choose_batch(lambda m: bound(self, m, input_tokens, args, vals, input_records),
-                                           model, max_leaf_records)
+                                           model, cap)
         return bound(self, model, input_tokens, args, vals, input_records)
 
 
