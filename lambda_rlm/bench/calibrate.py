@@ -2,8 +2,9 @@
 
 A probe is a list of OOLONG-style records (a date, a user id and a question about one of several
 topics, the topic never written) whose true labels the generator knows. The model labels them
-through the aggregate plan's own leaves (`labels.lam`) at several batch sizes; the profile keeps
-the largest size whose accuracy is within `TOLERANCE` of the best size's. Leaves are cached, so an
+through the aggregate plan's own leaves (`labels.lam`) at several batch sizes (a size the window
+or the output limit cuts down is tried at the size it becomes); the profile keeps the largest size
+whose accuracy is within `TOLERANCE` of the best size's. Leaves are cached, so an
 interrupted calibration resumes.
 """
 
@@ -68,12 +69,15 @@ def calibrate(config: Config, records: int = 40, sizes: Sequence[int] = SIZES, s
               on_trial: Callable[[Trial], None] | None = None) -> Calibration:
     """Label the probe's records at each batch size and choose the model's `label_records`."""
     doc, notes, truth = probe(records, seed)
-    trials = []
+    trials: list[Trial] = []
     for size in sizes:
         start = time.monotonic()
-        labels = run(PROGRAM, doc, replace(config, max_leaf_records=size), notes=notes).value
-        correct = sum(1 for got, want in zip(labels, truth, strict=True) if got == want)
-        trial = Trial(size, correct, len(truth), time.monotonic() - start)
+        result = run(PROGRAM, doc, replace(config, max_leaf_records=size), notes=notes)
+        used = result.bound.batch or size  # the window or the output limit may allow fewer
+        if any(t.size == used for t in trials):
+            continue  # the same batches as a size already tried
+        correct = sum(1 for got, want in zip(result.value, truth, strict=True) if got == want)
+        trial = Trial(used, correct, len(truth), time.monotonic() - start)
         trials.append(trial)
         if on_trial is not None:
             on_trial(trial)
