@@ -92,6 +92,9 @@ def reader(messages: list[dict[str, Any]]) -> str:
     system, prompt = str(messages[0]["content"]), prompt_of(messages)
     records = RECORD.findall(prompt)
     listed: list[Any] | None = None
+    if "maps the number of every item" in system:  # label_each: one label per numbered item
+        items = re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M)
+        return json.dumps({k: next((c for _, c in RECORD.findall(line)), "sports") for k, line in items})
     if '"item"' in system:
         listed = [{"item": u, "label": c} for u, c in records]
     elif '"user"' in system:

@@ -14,7 +14,7 @@ from providers import ScriptedProvider, prompt_of, registered
 from lambda_rlm import compile as compile_program
 from lambda_rlm import run
 from lambda_rlm.analysis.cost import MESSAGE_OVERHEAD, CostModel
-from lambda_rlm.combinators.records import label_prompt, listed
+from lambda_rlm.combinators.records import SHOWN_TOKENS, label_prompt, listed
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import LambdaError, TypeCheckError
 from lambda_rlm.models import decode
@@ -120,10 +120,10 @@ def test_the_bound_by_hand() -> None:
     per_call = prompt + 64 + MESSAGE_OVERHEAD
     b = prog.bound(model, n, input_records=Extent(12, 60))
     assert (b.calls, b.max_prompt_tokens, b.total_prompt_tokens) == (3, per_call, 3 * per_call)
-    # Without the records' extent every token may be a record, shown by at most 256 tokens.
+    # Without the records' extent every token may be a record, shown by at most SHOWN_TOKENS (128).
     unknown = prog.bound(model, n)
     assert unknown.calls == n // 4
-    assert unknown.max_prompt_tokens == per_call + 4 * (256 - (60 + 2))
+    assert unknown.max_prompt_tokens == per_call + 4 * (SHOWN_TOKENS - (60 + 2))
 
 
 def test_batch_is_the_most_records_whose_prompt_and_reply_fit_capped_by_the_profile() -> None:

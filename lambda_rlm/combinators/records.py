@@ -28,7 +28,7 @@ from lambda_rlm.models import decode
 from lambda_rlm.text import chunking
 from lambda_rlm.text import records as rec
 
-SHOWN_TOKENS = 256  # the most of one record's content a labelling leaf is shown
+SHOWN_TOKENS = 128  # the most of one record's content a labelling leaf is shown (its topic is in its start)
 FREE_LABEL_TOKENS = decode.FREE_LABEL_CHARS  # a label that no choice bounds: at most this many characters
 _LISTED = re.compile(r"(?:one of|any of|among|categories|labels|types|kinds|classes)\b[^:\n]{0,40}:\s*([^\n]+)",
                      re.IGNORECASE)
