@@ -102,15 +102,13 @@ def _forms(key: str) -> tuple[str, ...]:
 
 
 def content(record: str) -> str:
-    """What a record gives to read: in a row of delimited fields (`Date: … || User: … || Text: …`),
-    its field with the most words, without its key, when that field has MIN_CONTENT_WORDS words or
+    """What a record gives to read: of its `fields` (`Date: … || User: … || Text: …`, JSON, key=value),
+    the one with the most words, without its key, when that field has MIN_CONTENT_WORDS words or
     more; otherwise the whole record. Dates, ids and names are stated, to be read symbolically; a
     small model labels the content far better without them (measured: Qwen2.5-Coder 1.5B labelled
     12 of 20 records shown whole and 18 of 20 shown by their content)."""
-    for delimiter in _FIELD_DELIMITERS:
-        fields = record.split(delimiter)
-        if len(fields) >= 2:
-            values = [_KEY.sub("", f, count=1).strip() for f in fields]
-            longest = max(values, key=lambda v: len(v.split()))
-            return longest if len(longest.split()) >= MIN_CONTENT_WORDS else record
+    found = fields(record)
+    if len(found) >= 2:
+        longest = max((value for _, value in found), key=lambda v: len(v.split()))
+        return longest if len(longest.split()) >= MIN_CONTENT_WORDS else record
     return record
