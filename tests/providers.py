@@ -113,6 +113,18 @@ class SleepingProvider(ScriptedProvider):
         await asyncio.sleep(self.latency_s)
 
 
+class SamplingProvider(ScriptedProvider):
+    """Replies with `draw(prompt, temperature)`: a model whose reply at temperature 0 may differ
+    from its samples above 0."""
+
+    def __init__(self, draw: Callable[[str, float], str]) -> None:
+        super().__init__()
+        self.draw = draw
+
+    def respond(self, sent: Sent) -> str:
+        return self.draw(prompt_of(sent.messages), float(sent.params.get("temperature") or 0.0))
+
+
 FAULTS = ("rate_limit", "server_error", "timeout", "disconnect", "empty", "garbage")
 
 

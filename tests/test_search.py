@@ -99,15 +99,15 @@ def test_answers_are_normalised_before_they_are_compared(answer: Any, key: str) 
 
 
 @pytest.mark.parametrize(("expr", "value"), [
-    ('vote ["b", "a", "a", "b", "c"]', '"b"'),  # a tie goes to the first seen
-    ("vote [3, 1, 1]", "1"),
-    ("vote (filter (\\x -> x > 5) [1, 2])", "null"),
+    ('majority ["b", "a", "a", "b", "c"]', '"b"'),  # a tie goes to the first seen
+    ("majority [3, 1, 1]", "1"),
+    ("majority (filter (\\x -> x > 5) [1, 2])", "null"),
     ('consensus [("NONE", 99), ("7", 40), ("not found", 90)]', '["7", 40]'),
     ('consensus [("A", 90), ("b", 40), ("B", 60)]', '["b", 50]'),
     ('consensus [("A", 90), ("B", 40)]', '["A", 90]'),
     ('consensus [("NOT FOUND", 30), ("NONE", 80)]', '["NOT FOUND", 55]'),
 ])
-def test_vote_and_consensus_are_pure_combinators(expr: str, value: str, tmp_path: Path) -> None:
+def test_majority_and_consensus_are_pure_combinators(expr: str, value: str, tmp_path: Path) -> None:
     got = run(f"def main (doc : Text) : Text = show ({expr})", "", Config(model="lrtest/none", use_cache=False))
     assert got.value == value and got.calls == 0 and got.bound.calls == 0
 

@@ -36,6 +36,7 @@ class CostModel:
     tau: int | None = None
     k: int | None = None
     batch: int | None = None  # records per labelling leaf (partition.choose_batch)
+    votes: int = 1  # samples per labelling leaf (a model's profile)
     hole_calls: int = 4  # calls a hole's body may make of its own (holes.body_calls)
     hole_reasks: int = 2  # re-asks of a hole's writer after a body is rejected
     max_hole_depth: int = 3  # holes in programs are at depth 1, holes in their bodies at 2, ...

@@ -42,11 +42,14 @@ def run(args: argparse.Namespace) -> int:
                      use_cache=not args.no_cache, cache_dir=args.cache_dir)
 
     def shown(trial: Trial) -> None:
-        print(f"  {trial.size:>4} records per leaf: {trial.correct}/{trial.total} right "
+        votes = f", {trial.votes} votes" if trial.votes > 1 else ""
+        print(f"  {trial.size:>4} records per leaf{votes}: {trial.correct}/{trial.total} right "
               f"({trial.accuracy:.0%}) in {trial.seconds:.0f} s", file=sys.stderr, flush=True)
 
     print(f"calibrating {args.model} on {args.records} probe records (seed {args.seed})", file=sys.stderr)
     result = calibrate(config, args.records, sizes, args.seed, shown)
     where = save(result.profile, Path(args.write) if args.write else None)
-    print(f"{args.model}: {result.profile.label_records} records per labelling leaf (stored in {where})")
+    votes = result.profile.label_votes
+    voted = f", {votes} samples voted per leaf" if votes else ""
+    print(f"{args.model}: {result.profile.label_records} records per labelling leaf{voted} (stored in {where})")
     return EXIT_OK

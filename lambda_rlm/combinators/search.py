@@ -1,7 +1,7 @@
 """Combinators for program search: take lists of answers (with stated confidences), give the one they agree on.
 
 Pure (no model calls), so a researcher can compose a search in the language itself: run several
-leaves or sub-programs, then `vote` or `consensus` over what they say. `consensus` follows the
+leaves or sub-programs, then `majority` or `consensus` over what they say. `consensus` follows the
 selection rule of `lambda-rlm ask --search` (lambda_rlm/search.py): answers are compared after
 normalisation, and an abstention (NONE, NOT FOUND, …) wins only when every answer abstains.
 """
@@ -21,8 +21,8 @@ def _one_of(xs: a.AValue) -> a.AValue:
     return a.Opt(xs.elem) if isinstance(xs, a.Lst) else a.TOP
 
 
-@combinator("vote : List a -> Option a", size=_one_of)
-def vote(xs: tuple[Any, ...]) -> Some | None:
+@combinator("majority : List a -> Option a", size=_one_of)
+def majority(xs: tuple[Any, ...]) -> Some | None:
     """The most common item (exact equality), ties going to the one seen first; none for an empty list."""
     tally: dict[Any, int] = {}
     for x in xs:

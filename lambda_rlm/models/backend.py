@@ -43,6 +43,7 @@ class LLMConfig:
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
     temperature: float = 0.0
+    vote_temperature: float = 0.7  # samples of a vote after the first (the first is at `temperature`)
     max_output_tokens: int = 512
     timeout_s: float = 60.0
     max_attempts: int = 8

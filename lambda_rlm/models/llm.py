@@ -134,11 +134,12 @@ class Oracle:
         self._backend: Backend | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
-    async def leaf(self, prompt: str, result_type: t.Type) -> LeafResult:
-        """The value of type `result_type` that the model gives for `prompt`."""
+    async def leaf(self, prompt: str, result_type: t.Type, sample: tuple[int, ...] = ()) -> LeafResult:
+        """The value of type `result_type` that the model gives for `prompt`; `sample` marks one
+        sample of a vote (see `request`)."""
         if not t.is_decodable(result_type):
             raise LeafError(f"a leaf cannot return {t.show(result_type)}")
-        request = self.request(prompt, result_type)
+        request = self.request(prompt, result_type, sample)
         key = request.key()
         self._emit("leaf_start", key, prompt_chars=sum(len(text) for _, text in request.messages))
         start = time.monotonic()
@@ -158,14 +159,21 @@ class Oracle:
         self._emit("leaf_end", key, **_fields(result, usage))
         return result
 
-    def request(self, prompt: str, result_type: t.Type) -> LeafRequest:
-        """The frozen request a leaf sends (loads litellm to ask about structured output)."""
+    def request(self, prompt: str, result_type: t.Type, sample: tuple[int, ...] = ()) -> LeafRequest:
+        """The frozen request a leaf sends (loads litellm to ask about structured output).
+
+        Sample 0 of a vote is the leaf itself (the same request, so it shares the cache with runs
+        that do not vote); every other sample is drawn at `vote_temperature` and keyed by its
+        number, so each one is a request of its own and a rerun finds it in the cache."""
         backend = self._get_backend()
+        drawn = any(sample)
         params: dict[str, Param] = {
             "max_tokens": self.config.max_output_tokens,
-            "temperature": self.config.temperature,
+            "temperature": self.config.vote_temperature if drawn else self.config.temperature,
             "structured": decode.is_json_type(result_type) and backend.structured,
         }
+        if drawn:
+            params["sample"] = ".".join(map(str, sample))
         if self.config.api_base:
             params["api_base"] = self.config.api_base
         return LeafRequest(
@@ -200,10 +208,11 @@ class Oracle:
 
     async def _answer(self, request: LeafRequest, key: str, start: float) -> LeafResult:
         messages = request.message_dicts()
-        structured = bool(dict(request.params)["structured"])
+        params = dict(request.params)
+        structured, temperature = bool(params["structured"]), float(params["temperature"] or 0.0)
         total, attempts = _Reply(""), 0
         for reask in range(self.config.reasks + 1):
-            reply, tries = await self._request(messages, request.result_type, structured, key)
+            reply, tries = await self._request(messages, request.result_type, structured, temperature, key)
             total, attempts = total + reply, attempts + tries
             try:
                 value = decode.decode(reply.text, request.result_type)
@@ -231,11 +240,11 @@ class Oracle:
         raise AssertionError("unreachable")
 
     async def _request(
-        self, messages: list[dict[str, str]], result_type: t.Type, structured: bool, key: str
+        self, messages: list[dict[str, str]], result_type: t.Type, structured: bool, temperature: float, key: str
     ) -> tuple[_Reply, int]:
         """One reply, retrying transient failures; returns it with the number of attempts."""
         try:
-            return await self._attempt(messages, result_type, structured), 1
+            return await self._attempt(messages, result_type, structured, temperature), 1
         except Exception as err:
             if not is_transient(err) or self.config.max_attempts <= 1:
                 if not from_provider(err):
@@ -288,7 +297,7 @@ class Oracle:
                     if first is not None:
                         failed, first = first, None
                         raise failed
-                    reply = await self._attempt(messages, result_type, structured)
+                    reply = await self._attempt(messages, result_type, structured, temperature)
         except Exception as err:
             if not from_provider(err):
                 raise  # our own errors, and our bugs, stay as they are
@@ -296,11 +305,11 @@ class Oracle:
         return reply, attempt_number
 
     async def _attempt(
-        self, messages: list[dict[str, str]], result_type: t.Type, structured: bool
+        self, messages: list[dict[str, str]], result_type: t.Type, structured: bool, temperature: float
     ) -> _Reply:
         kwargs: dict[str, Any] = {
             "messages": messages,
-            "temperature": self.config.temperature,
+            "temperature": temperature,
             "max_tokens": self.config.max_output_tokens,
         }
         if structured:

@@ -2,10 +2,11 @@
 
 The partition rule fills leaves up to the window; a small model loses accuracy long before that
 (the paper's A(n) = A₀·ρ^(n/K)). A profile caps the leaves of one model: how many records a
-labelling leaf holds (`label_records`). Profiles ship in `profiles.json`, each with the command
-and date that measured it; `lambda-rlm calibrate MODEL` measures one and stores it in the user's
-`profiles.json` (in the cache folder), which comes first; `Config.max_leaf_records` overrides
-both for a run.
+labelling leaf holds (`label_records`), and how many samples of such a leaf are voted on
+(`label_votes`: more than 1 only where one sample is unreliable). Profiles ship in
+`profiles.json`, each with the command and date that measured it; `lambda-rlm calibrate MODEL`
+measures one and stores it in the user's `profiles.json` (in the cache folder), which comes
+first; `Config.max_leaf_records` and `Config.label_votes` override both for a run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Profile:
 
     model: str
     label_records: int | None = None  # records per labelling leaf
+    label_votes: int | None = None  # samples voted on per labelling leaf (None: 1)
     measured: str = ""  # the command, date and machine that produced these figures
 
 
@@ -48,5 +50,6 @@ def profile(model: str) -> Profile | None:
         except (OSError, ValueError, AttributeError):
             fields = None  # an unreadable file is ignored, as if no calibration were stored
         if isinstance(fields, dict):
-            return Profile(model, fields.get("label_records"), str(fields.get("measured", "")))
+            return Profile(model, fields.get("label_records"), fields.get("label_votes"),
+                           str(fields.get("measured", "")))
     return _shipped().get(model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -44,6 +45,7 @@ class Context:
     tau: int | None = None
     k: int | None = None
     batch: int | None = None  # records per labelling leaf, chosen with the bound
+    votes: int = 1  # samples per labelling leaf (a model's profile)
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
 
@@ -85,6 +87,26 @@ async def invoke(comb: Combinator, args: tuple[Any, ...], ctx: Context) -> Any:
 
 
 _GLOBAL = object()  # "not a local name": look in the globals
+
+#: Which sample of a `vote` is being evaluated: () outside any vote, (i,) in its i-th sample, (i, j)
+#: in a vote nested in that one. Leaves read it, so each sample has its own request and cache key.
+_SAMPLE: ContextVar[tuple[int, ...]] = ContextVar("lambda_rlm_sample", default=())
+
+
+def sample() -> tuple[int, ...]:
+    """The sample the current evaluation belongs to (see `_SAMPLE`)."""
+    return _SAMPLE.get()
+
+
+async def samples(n: int, make: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """`make()` evaluated n times concurrently, the i-th time as sample i (each in its own task, so
+    the mark never leaks into the caller)."""
+
+    async def one(i: int) -> Any:
+        _SAMPLE.set((*_SAMPLE.get(), i))
+        return await make()
+
+    return await together(one(i) for i in range(n))
 
 
 async def together(aws: Iterable[Awaitable[Any]]) -> list[Any]:

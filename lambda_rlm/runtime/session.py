@@ -27,7 +27,7 @@ from lambda_rlm.models.budget import Budget
 from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
 from lambda_rlm.text import records
 
-from .evaluator import Context, Evaluator
+from .evaluator import Context, Evaluator, sample
 from .expand import Expander, charge, tagged
 from .trace import Trace
 
@@ -43,8 +43,10 @@ class Config:
     output_tokens: int = 512
     max_leaf_tokens: int | None = None
     max_leaf_records: int | None = None  # records per labelling leaf (a model's profile); None: as fit
+    label_votes: int | None = None  # samples per labelling leaf, majority per record; None: the profile's, else 1
     concurrency: int = 8
     temperature: float = 0.0
+    vote_temperature: float = 0.7  # a vote's samples after the first
     timeout_s: float = 120.0
     max_attempts: int = 8
     reasks: int = 4
@@ -68,6 +70,8 @@ class Config:
             value = getattr(self, name)
             if value is not None and not value >= 0:  # NaN fails too
                 raise ConfigError(f"Config.{name} must be 0 or more, not {value}")
+        if self.label_votes is not None and not 1 <= self.label_votes <= 16:
+            raise ConfigError(f"Config.label_votes must be from 1 to 16, not {self.label_votes}")
         if self.deadline_s is not None and not self.deadline_s > 0:
             raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
         if self.output_tokens < 1 or self.window <= self.output_tokens:
@@ -79,7 +83,8 @@ class Config:
 
         return LLMConfig(
             model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
-            max_output_tokens=self.output_tokens, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
+            vote_temperature=self.vote_temperature, max_output_tokens=self.output_tokens, timeout_s=self.timeout_s,
+            max_attempts=self.max_attempts,
             reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
             retry_wait_s=self.retry_wait_s, max_wait_s=self.max_wait_s,
         )
@@ -136,7 +141,7 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
 
     async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
         nonlocal made
-        result = await oracle.leaf(prompt, ty)
+        result = await oracle.leaf(prompt, ty, sample())
         if not result.cached:
             made += 1
             charge(1, result.prompt_tokens, result.completion_tokens, result.cost_usd)
@@ -148,7 +153,7 @@ async def arun(program: Program | str | Path, context: str, config: Config | Non
     trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
     start = time.monotonic()
     model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
-    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k, batch=bound.batch),
+    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes),
                           Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), trace.emit))
     try:
         coro = evaluator.run_main(args)
@@ -202,7 +207,7 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
         return tokens
 
     return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens,
-                     hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
+                     votes=config.label_votes or 1, hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
                      max_hole_depth=config.max_hole_depth)
 
 

@@ -296,6 +296,8 @@ def _leaf_cap(task: str, config: Config) -> Config:
     found = profile(config.model)
     if config.max_leaf_records is None and found is not None and found.label_records is not None:
         config = replace(config, max_leaf_records=found.label_records)
+    if config.label_votes is None and found is not None and found.label_votes is not None:
+        config = replace(config, label_votes=found.label_votes)
     ratio = next((t.list_leaf_ratio for t in task_types() if t.name == task), None)
     if ratio is None:
         return config
@@ -367,6 +369,9 @@ def explain(choice: Choice) -> str:
         cap = choice.config.max_leaf_records
         part += (f"\nrecords per labelling leaf: {b.batch:,}"
                  + (f" (capped at {cap:,} by the model's profile)" if cap is not None and b.batch == cap else ""))
+        if choice.program.uses("votes") and (choice.config.label_votes or 1) > 1:
+            part += (f"\nsamples per labelling leaf: {choice.config.label_votes}"
+                     " (the model's profile; majority per record)")
     return "\n".join([
         f"task: {choice.task} ({choice.note})",
         f"plan: {choice.plan}    main : {choice.program.type}",
