@@ -41,8 +41,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `ask` for parsed arguments; raises the project's errors (the caller maps them to exit codes)."""
-    from lambda_rlm.runtime.session import DEFAULT_MODEL
-    from lambda_rlm.strategies.plan import achoose, arun_choice, explain, model_window
+    from lambda_rlm.runtime.session import DEFAULT_MODEL, Session
+    from lambda_rlm.strategies.plan import achoose, model_window
 
     from . import options as cli
 
@@ -54,11 +54,21 @@ def run(args: argparse.Namespace) -> int:
             overrides["window"] = window
     config = cli.config_from(args, **overrides)
     show_progress = not args.quiet and not args.json
-    with cli.progress(show_progress and not args.dry_run) as listener:
-        choice = run_sync(achoose(args.question, document, config, args.task, on_event=listener,
-                                     use_model=not args.dry_run))
-    if getattr(args, "search", None):
-        return _search(args, choice, document, show_progress)
+    with Session(config) as session:  # the menu call and the plan's run share one budget and trace
+        with cli.progress(show_progress and not args.dry_run) as listener:
+            choice = run_sync(achoose(args.question, document, config, args.task, on_event=listener,
+                                      use_model=not args.dry_run, session=session))
+        if getattr(args, "search", None):
+            return _search(args, choice, document, show_progress, session)
+        return _answer(args, choice, document, show_progress, session)
+
+
+def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
+    """`ask`: the plan (with --explain or --dry-run), then its run and the answer."""
+    from lambda_rlm.strategies.plan import arun_choice, explain
+
+    from . import options as cli
+
     if args.dry_run and args.json:
         print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -67,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
-        answer = run_sync(arun_choice(choice, args.question, document, listener))
+        answer = run_sync(arun_choice(choice, args.question, document, listener, session))
     if args.json:
         from lambda_rlm.core.values import to_json
 
@@ -80,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool) -> int:
+def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
     """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
     from lambda_rlm.core.values import show, to_json
     from lambda_rlm.strategies.plan import explain
@@ -98,7 +108,7 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
-        found = run_sync(arun_search(choice, cands, args.question, document, listener))
+        found = run_sync(arun_search(choice, cands, args.question, document, listener, session))
     if args.explain:
         print(explain_outcomes(found), flush=True)
     if args.json:

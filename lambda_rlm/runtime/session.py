@@ -23,7 +23,7 @@ from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, Unb
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.models import providers
 from lambda_rlm.models.backend import run_sync
-from lambda_rlm.models.budget import Budget
+from lambda_rlm.models.budget import Budget, Counters
 from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
 from lambda_rlm.text import records
 
@@ -121,61 +121,155 @@ def run(program: Program | str | Path, context: str, config: Config | None = Non
 
 async def arun(program: Program | str | Path, context: str, config: Config | None = None,
                on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
-    """The async form of `run`."""
+    """The async form of `run`: one run in a session of its own."""
+    planned = prepare(program, context, config, **inputs)
+    with Session(planned.config, on_event) as session:
+        return await session.arun(planned)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A run decided before any call: the program, its inputs, the configuration, the tokenizer and
+    the bound for exactly these inputs (computed once, here, and never again for this run)."""
+
+    program: Program
+    args: tuple[Any, ...]
+    config: Config
+    tokenizer: Any = field(repr=False)
+    bound: Bound
+
+
+def prepare(program: Program | str | Path, context: str, config: Config | None = None,
+            **inputs: Any) -> Planned:
+    """Compile, check the inputs, fit the config to the model and bound the run; makes no call."""
     prog = program if isinstance(program, Program) else compile(program)
     if prog.main is None:
         raise UnboundNameError("the program has no 'main' definition to run")
     args = _inputs(prog, context, inputs)  # the user's own mistakes first, before the model is looked up
     config = fit_to_model(config or Config())
     tokenizer = config.tokenizer or default_tokenizer(config.model)
-    bound = plan(prog, config, tokenizer, args)
-    _refuse_over_budget(bound, config)
+    return Planned(prog, tuple(args), config, tokenizer, plan(prog, config, tokenizer, args))
 
-    from lambda_rlm.models.llm import Oracle
 
-    trace = Trace(config.trace_path, on_event)
-    budget = Budget(config.max_calls, config.max_tokens, config.max_usd,
-                    None if config.deadline_s is None else time.monotonic() + config.deadline_s)
-    oracle = Oracle(config.llm_config(), budget, tagged(trace.emit), tokenizer.count)
-    made = 0
+class Session:
+    """Runs that share one budget, one leaf cache connection and one trace.
 
-    async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
-        nonlocal made
-        result = await oracle.leaf(prompt, ty, sample())
-        if not result.cached:
-            made += 1
-            charge(1, result.prompt_tokens, result.completion_tokens, result.cost_usd)
-            if made > bound.calls:  # the static bound is a theorem; this is the dynamic guard
-                raise LambdaError(f"internal error: {made} calls exceed the static bound of {bound.calls}",
-                                  None if node is None else node.span, ["please report this program as a bug"])
-        return result.value
+    The limits of the session's config (calls, tokens, dollars, deadline) hold for all its runs
+    together: a run whose bound exceeds what the earlier runs left is refused before it starts,
+    and the deadline counts from the session's start. Each run keeps its own model settings.
+    """
 
-    trace.emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
-    start = time.monotonic()
-    model = replace(cost_model(config, tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
-    evaluator = Evaluator(prog, leaf, Context(tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes),
-                          Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), trace.emit))
-    try:
-        coro = evaluator.run_main(args)
-        value = await (asyncio.wait_for(coro, config.deadline_s) if config.deadline_s else coro)
-        c = budget.snapshot()
-        result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens,
-                        c.cost_usd, time.monotonic() - start, bound, tuple(trace.events))
-        trace.emit({"event": "run_end", **result.stats()})
-        return result
-    except TimeoutError:
-        trace.emit({"event": "run_error", "kind": "deadline"})
-        raise BudgetExceeded(f"the run passed its deadline of {config.deadline_s:g} s",
-                             notes=["completed leaves are cached; rerun to resume"]) from None
-    except LambdaError as exc:
-        trace.emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
-        raise
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        trace.emit({"event": "run_error", "kind": "interrupted"})
-        raise
-    finally:
-        oracle.close()
-        trace.close()
+    def __init__(self, config: Config | None = None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.config = config or Config()
+        c = self.config
+        self.budget = Budget(c.max_calls, c.max_tokens, c.max_usd,
+                             None if c.deadline_s is None else time.monotonic() + c.deadline_s)
+        self.trace = Trace(c.trace_path, on_event)
+        self._caches: dict[str | None, Any] = {}
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for cache in self._caches.values():
+            cache.close()
+        self._caches.clear()
+        self.trace.close()
+
+    def cache(self, config: Config) -> Any:
+        """The session's connection to the leaf cache of `config` (None when it does not cache)."""
+        if not config.use_cache:
+            return None
+        if config.cache_dir not in self._caches:
+            from lambda_rlm.models.cache import LeafCache
+
+            self._caches[config.cache_dir] = LeafCache(config.cache_dir)
+        return self._caches[config.cache_dir]
+
+    async def arun(self, planned: Planned,
+                   on_event: Callable[[dict[str, Any]], None] | None = None) -> Result:
+        """Run a planned program within what is left of the session's budget."""
+        from lambda_rlm.models.llm import Oracle
+
+        prog, config, bound = planned.program, planned.config, planned.bound
+        self._refuse_over_budget(bound)
+        emit = self.trace.emit if on_event is None else _both(self.trace.emit, on_event)
+        oracle = Oracle(config.llm_config(), self.budget, tagged(emit), planned.tokenizer.count, self.cache(config))
+        made, first_event, before = 0, len(self.trace.events), self.budget.snapshot()
+
+        async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
+            nonlocal made
+            result = await oracle.leaf(prompt, ty, sample())
+            if not result.cached:
+                made += 1
+                charge(1, result.prompt_tokens, result.completion_tokens, result.cost_usd)
+                if made > bound.calls:  # the static bound is a theorem; this is the dynamic guard
+                    raise LambdaError(f"internal error: {made} calls exceed the static bound of {bound.calls}",
+                                      None if node is None else node.span, ["please report this program as a bug"])
+            return result.value
+
+        emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
+        start = time.monotonic()
+        model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
+        context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes)
+        expander = Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), emit)
+        evaluator = Evaluator(prog, leaf, context, expander)
+        left = self.budget.remaining_s()
+        try:
+            coro = evaluator.run_main(list(planned.args))
+            value = await (asyncio.wait_for(coro, max(left, 1e-3)) if left is not None else coro)
+            c = _spent(before, self.budget.snapshot())
+            result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens,
+                            c.cost_usd, time.monotonic() - start, bound, tuple(self.trace.events[first_event:]))
+            emit({"event": "run_end", **result.stats()})
+            return result
+        except TimeoutError:
+            emit({"event": "run_error", "kind": "deadline"})
+            raise BudgetExceeded(f"the run passed its deadline of {self.config.deadline_s:g} s",
+                                 notes=["completed leaves are cached; rerun to resume"]) from None
+        except LambdaError as exc:
+            emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            emit({"event": "run_error", "kind": "interrupted"})
+            raise
+
+    def _refuse_over_budget(self, bound: Bound) -> None:
+        """BudgetExceeded, before any call, when the bound exceeds what the session has left."""
+        spent = self.budget.snapshot()
+        limits = self.budget
+        ran = spent.requests > 0  # an earlier run of this session has spent part of the limit
+        whose = " of what this session has left" if ran else ""
+        if limits.max_calls is not None and bound.calls > limits.max_calls - spent.requests:
+            left = limits.max_calls - spent.requests
+            raise BudgetExceeded(
+                f"the program may make up to {bound.calls} calls on this input, more than --max-calls "
+                f"{left if ran else limits.max_calls}{whose}",
+                notes=["nothing was run; raise the limit or shrink the input"])
+        worst = bound.total_prompt_tokens + bound.total_output_tokens
+        if limits.max_tokens is not None and worst > limits.max_tokens - spent.tokens:
+            left = limits.max_tokens - spent.tokens
+            raise BudgetExceeded(
+                f"the program may use up to {worst:,} tokens on this input, more than --max-tokens "
+                f"{left if ran else limits.max_tokens:,}{whose}",
+                notes=["nothing was run; raise the limit or shrink the input"])
+
+
+def _both(first: Callable[[dict[str, Any]], None],
+          second: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def emit(event: dict[str, Any]) -> None:
+        first(event)
+        second(event)
+    return emit
+
+
+def _spent(before: Counters, after: Counters) -> Counters:
+    """What was spent between two snapshots of one budget."""
+    return Counters(*(getattr(after, f) - getattr(before, f) for f in Counters.__dataclass_fields__))
 
 
 def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Bound:
@@ -213,18 +307,6 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
 
 async def _text(reply: Any) -> str:
     return str(await reply)
-
-
-def _refuse_over_budget(bound: Bound, config: Config) -> None:
-    if config.max_calls is not None and bound.calls > config.max_calls:
-        raise BudgetExceeded(
-            f"the program may make up to {bound.calls} calls on this input, more than --max-calls {config.max_calls}",
-            notes=["nothing was run; raise the limit or shrink the input"])
-    worst = bound.total_prompt_tokens + bound.total_output_tokens
-    if config.max_tokens is not None and worst > config.max_tokens:
-        raise BudgetExceeded(
-            f"the program may use up to {worst:,} tokens on this input, more than --max-tokens {config.max_tokens:,}",
-            notes=["nothing was run; raise the limit or shrink the input"])
 
 
 def _inputs(prog: Program, context: str, given: dict[str, Any]) -> list[Any]:

@@ -25,11 +25,14 @@ async def aask(question: str, document: str, config: Config | None = None, task:
     `search=K` runs K candidate programs instead and chooses among them (strategies/search.py);
     the result is then a `SearchResult`, which carries every candidate.
     """
+    from lambda_rlm.runtime.session import Session
+
     config = resolve_config(config, model)
-    if search:
-        return await asearch(question, document, config, search, task, on_event, direct)
-    choice = await achoose(question, document, config, task, on_event, direct=direct)
-    return await arun_choice(choice, question, document, on_event)
+    with Session(config) as session:  # the menu call and the runs after it share one budget
+        if search:
+            return await asearch(question, document, config, search, task, on_event, direct, session)
+        choice = await achoose(question, document, config, task, on_event, direct=direct, session=session)
+        return await arun_choice(choice, question, document, on_event, session)
 
 
 def ask(question: str, document: str, config: Config | None = None, task: str | None = None,

@@ -25,7 +25,7 @@ from .task_types import BUILT_IN, STRONG, TaskType, menu, task_types
 if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound
     from lambda_rlm.analysis.program import Program
-    from lambda_rlm.runtime.session import Config, Result
+    from lambda_rlm.runtime.session import Config, Planned, Result, Session
 
 TASKS = tuple(t.name for t in BUILT_IN)  # the built-in task types; `task_names()` adds plug-ins
 DIRECT = "direct"
@@ -207,17 +207,29 @@ def resolve_config(config: Config | None = None, model: str | None = None, windo
 
 @dataclass(frozen=True)
 class Choice:
-    """What `ask` decided before the run: the task, the plan and its bound for these inputs."""
+    """What `ask` decided before the run: the task, and the plan planned for these inputs (its
+    program, configuration and bound, computed once)."""
 
     task: str
     plan: str  # a task type, or "direct"
-    program: Program
-    bound: Bound
+    planned: Planned
     confident: bool
     used_model: bool  # whether the menu call was made (the note says if its reply was used)
     note: str  # how the task was chosen, for --explain
-    config: Config  # what the plan runs with: the budget less the menu call's share, leaf caps
     classifier: Result | None = None  # the menu call's run, when one was made
+
+    @property
+    def program(self) -> Program:
+        return self.planned.program
+
+    @property
+    def bound(self) -> Bound:
+        return self.planned.bound
+
+    @property
+    def config(self) -> Config:
+        """What the plan runs with: the caller's config, fitted to the model, with its leaf caps."""
+        return self.planned.config
 
     @property
     def source(self) -> str:
@@ -249,33 +261,34 @@ class AskResult:
 
 
 async def achoose(question: str, document: str, config: Config, task: str | None = None,
-                  on_event: Listener | None = None, use_model: bool = True, direct: bool | None = None) -> Choice:
+                  on_event: Listener | None = None, use_model: bool = True, direct: bool | None = None,
+                  session: Session | None = None) -> Choice:
     """Classify, decide direct or plan, and bound the chosen program; makes at most the menu call.
 
     `direct` None decides by size, True forces the direct plan, False forces the task plan;
-    `use_model` False never calls the model (a dry run).
+    `use_model` False never calls the model (a dry run). The menu call runs in `session` (a
+    session of its own when none is given), so a plan run in the same session has what it left.
     """
-    from lambda_rlm.runtime.session import default_tokenizer
-    from lambda_rlm.runtime.session import plan as bound_for
+    from lambda_rlm.runtime.session import default_tokenizer, prepare
 
     tokenizer = config.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
-    args = [document, question]
+    config = replace(config, tokenizer=tokenizer)
     if task is not None:
         if task not in task_names():
             raise ConfigError(f"there is no task type '{task}'", notes=[f"task types: {', '.join(task_names())}"])
         chosen, confident, note = task, True, "given"
     else:
         chosen, confident, note = choose_task(question)
-    fits = _direct_bound(config, tokenizer, args) if direct is not False else None
+    fits = _direct_plan(question, document, config) if direct is not False else None
     if direct or (direct is None and fits is not None):
-        bound = fits if fits is not None else bound_for(compile_plan(DIRECT), config, tokenizer, args)
-        return Choice(chosen, DIRECT, compile_plan(DIRECT), bound, confident, False,
-                      note + "; the document fits the window, so one direct call", config)
+        planned = fits if fits is not None else prepare(compile_plan(DIRECT), document, config, question=question)
+        return Choice(chosen, DIRECT, planned, confident, False,
+                      note + "; the document fits the window, so one direct call")
     if task is None:  # a plan reads the document in pieces: its shape decides which plan fits
         chosen, confident, note = choose_task(question, shape(document))
     classifier = None
     if not confident and use_model:
-        picked, classifier = await _menu(question, config, on_event)
+        picked, classifier = await _menu(question, config, on_event, session)
         if picked is not None:
             chosen, note = picked, f"{note}; the model chose {picked}"
         elif classifier is None:
@@ -284,10 +297,8 @@ async def achoose(question: str, document: str, config: Config, task: str | None
             note += f"; the menu reply {str(classifier.value)[:40]!r} was not understood, rules kept"
     elif not confident:
         note += "; no model call (dry run)"
-    program = compile_plan(chosen)
-    run_config = _leaf_cap(chosen, _after(config, classifier))
-    return Choice(chosen, chosen, program, bound_for(program, run_config, tokenizer, args), confident,
-                  classifier is not None, note, run_config, classifier)
+    planned = prepare(compile_plan(chosen), document, _leaf_cap(chosen, config), question=question)
+    return Choice(chosen, chosen, planned, confident, classifier is not None, note, classifier)
 
 
 def _leaf_cap(task: str, config: Config) -> Config:
@@ -305,56 +316,53 @@ def _leaf_cap(task: str, config: Config) -> Config:
     return replace(config, max_leaf_tokens=min(cap, config.max_leaf_tokens or cap))
 
 
-def _direct_bound(config: Config, tokenizer: Any, args: list[Any]) -> Bound | None:
-    """The direct plan's bound when the document fits one call (and the leaf cap), else None."""
-    from lambda_rlm.runtime.session import plan as bound_for
+def _direct_plan(question: str, document: str, config: Config) -> Planned | None:
+    """The direct plan, planned, when the document fits one call (and the leaf cap), else None."""
+    from lambda_rlm.runtime.session import prepare
 
-    document: str = args[0]
     prefix = document[: PREFIX_CHARS_PER_TOKEN * config.window]
     # A prefix's count is within a few tokens of its share of the whole, so this only rejects.
-    if len(prefix) < len(document) and tokenizer.count(prefix) > config.window + 64:
+    if len(prefix) < len(document) and config.tokenizer.count(prefix) > config.window + 64:
         return None
-    if config.max_leaf_tokens is not None and tokenizer.count(document) > config.max_leaf_tokens:
+    if config.max_leaf_tokens is not None and config.tokenizer.count(document) > config.max_leaf_tokens:
         return None
     try:
-        return bound_for(compile_plan(DIRECT), config, tokenizer, args)
+        return prepare(compile_plan(DIRECT), document, config, question=question)
     except CostError:
         return None
 
 
-async def _menu(question: str, config: Config, on_event: Listener | None) -> tuple[str | None, Result | None]:
+async def _menu(question: str, config: Config, on_event: Listener | None,
+                session: Session | None) -> tuple[str | None, Result | None]:
     """The task the model picks from the menu, and the run that asked it (None when the call failed)."""
-    from lambda_rlm.runtime.session import arun
+    from lambda_rlm.runtime.session import Session, prepare
 
     menu_config = replace(config, output_tokens=min(config.output_tokens, MENU_OUTPUT_TOKENS))
+    kinds = menu(task_types())  # the menu's lines are its "document"
+    planned = prepare(compile_plan(MENU), kinds, menu_config, question=question)
+    own = session is None
+    runs = Session(config) if session is None else session
     try:
-        kinds = menu(task_types())  # the menu's lines are its "document"
-        result = await arun(compile_plan(MENU), kinds, menu_config, on_event=on_event, question=question)
+        result = await runs.arun(planned, on_event)
     except LeafError:
         return None, None  # the plan's own run will report a model that does not answer
+    finally:
+        if own:
+            runs.close()
     return parse_menu_reply(str(result.value)), result
 
 
-def _after(config: Config, used: Result | None) -> Config:
-    """The budget left for the plan once the menu call has spent its share."""
-    if used is None:
-        return config
-    return replace(
-        config,
-        max_calls=None if config.max_calls is None else max(0, config.max_calls - used.calls),
-        max_tokens=None if config.max_tokens is None else max(
-            0, config.max_tokens - used.prompt_tokens - used.completion_tokens),
-        max_usd=None if config.max_usd is None else max(0.0, config.max_usd - used.cost_usd),
-        deadline_s=None if config.deadline_s is None else max(1e-3, config.deadline_s - used.wall_s),
-    )
-
-
 async def arun_choice(choice: Choice, question: str, document: str,
-                      on_event: Listener | None = None) -> AskResult:
-    """Run a chosen plan on the document, with the configuration it was bounded for."""
-    from lambda_rlm.runtime.session import arun
+                      on_event: Listener | None = None, session: Session | None = None) -> AskResult:
+    """Run a chosen plan as it was planned (no bound computed again), in `session` when given:
+    with the menu call in the same session, the plan has the budget that call left."""
+    from lambda_rlm.runtime.session import Session
 
-    result = await arun(choice.program, document, choice.config, on_event=on_event, question=question)
+    if session is None:
+        with Session(choice.config) as own:
+            result = await own.arun(choice.planned, on_event)
+    else:
+        result = await session.arun(choice.planned, on_event)
     return AskResult(result, choice.task, choice.plan, choice.used_model, choice.classifier)
 
 

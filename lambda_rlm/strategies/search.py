@@ -28,7 +28,8 @@ from .selection import normalise as normalise
 if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound
     from lambda_rlm.analysis.program import Program
-    from lambda_rlm.runtime.session import Config, Result
+    from lambda_rlm.models.budget import Budget
+    from lambda_rlm.runtime.session import Config, Result, Session
 
 MIN_TAU = 256  # leaf caps are halved down to this; smaller chunks rarely hold a fact with its context
 VARIANTS_PACKAGE = "lambda_rlm.combinators.plans.variants"
@@ -44,27 +45,24 @@ Listener = Callable[[Event], None]
 def candidates(choice: Choice, question: str, document: str, k: int) -> tuple[Candidate, ...]:
     """The first k candidates of the pool that bound on this input (a variant that cannot fit the
     window is skipped, never run); the first is always `choice` itself. Makes no model call."""
-    from lambda_rlm.runtime.session import default_tokenizer
-    from lambda_rlm.runtime.session import plan as bound_for
+    from lambda_rlm.runtime.session import prepare
 
-    args = [document, question]
-    tokenizer = choice.config.tokenizer or default_tokenizer(choice.config.model)
     out = [Candidate(1, _describe(f"{choice.plan} plan (the single plan)", choice.bound), choice.program,
                      choice.config, choice.bound)]
-    for label, program, config in _pool(choice, tokenizer, args):
+    for label, program, config in _pool(choice, question, document):
         if len(out) >= k:
             break
         try:
-            bound = bound_for(program, config, tokenizer, args)
+            planned = prepare(program, document, config, question=question)
         except CostError:
             continue
-        out.append(Candidate(len(out) + 1, _describe(label, bound), program, config, bound))
+        out.append(Candidate(len(out) + 1, _describe(label, planned.bound), program, planned.config, planned.bound))
     return tuple(out)
 
 
-def _pool(choice: Choice, tokenizer: Any, args: list[Any]) -> Iterator[tuple[str, Program, Config]]:
+def _pool(choice: Choice, question: str, document: str) -> Iterator[tuple[str, Program, Config]]:
     """Candidates after the chosen plan, in the order they are taken."""
-    from lambda_rlm.runtime.session import plan as bound_for
+    from lambda_rlm.runtime.session import prepare
 
     from .plan import _leaf_cap
 
@@ -74,7 +72,7 @@ def _pool(choice: Choice, tokenizer: Any, args: list[Any]) -> Iterator[tuple[str
         config = _leaf_cap(task, config)
         yield f"{task} plan", program, config
         try:
-            tau = bound_for(program, config, tokenizer, args).tau
+            tau = prepare(program, document, config, question=question).bound.tau
         except CostError:
             tau = None
     caps = [tau // d for d in (2, 4, 8) if tau is not None and tau // d >= MIN_TAU]
@@ -105,18 +103,20 @@ def _describe(label: str, bound: Bound) -> str:
     return label + (f", τ = {bound.tau:,}, k = {bound.k:,}" if bound.tau is not None and bound.k is not None else "")
 
 
-def refuse_over_budget(cands: tuple[Candidate, ...], config: Config) -> None:
-    """BudgetExceeded, before any call, when the candidates' bounds together exceed the budget."""
+def refuse_over_budget(cands: tuple[Candidate, ...], budget: Budget) -> None:
+    """BudgetExceeded, before any call, when the candidates' bounds together exceed what the
+    session's budget has left."""
     calls = sum(c.bound.calls for c in cands)
     tokens = sum(c.bound.total_prompt_tokens + c.bound.total_output_tokens for c in cands)
     each = [f"candidate {c.id} ({c.description}): calls ≤ {c.bound.calls:,}" for c in cands]
     advice = ["nothing was run; lower --search, or raise the limit", *each]
-    if config.max_calls is not None and calls > config.max_calls:
+    spent = budget.snapshot()
+    if budget.max_calls is not None and calls > budget.max_calls - spent.requests:
         raise BudgetExceeded(f"the search's {len(cands)} candidates may make up to {calls:,} calls on this input, "
-                             f"more than --max-calls {config.max_calls:,}", notes=advice)
-    if config.max_tokens is not None and tokens > config.max_tokens:
+                             f"more than --max-calls {budget.max_calls - spent.requests:,}", notes=advice)
+    if budget.max_tokens is not None and tokens > budget.max_tokens - spent.tokens:
         raise BudgetExceeded(f"the search's {len(cands)} candidates may use up to {tokens:,} tokens on this input, "
-                             f"more than --max-tokens {config.max_tokens:,}", notes=advice)
+                             f"more than --max-tokens {budget.max_tokens - spent.tokens:,}", notes=advice)
 
 
 # ---------------------------------------------------------------------- running
@@ -167,73 +167,62 @@ class _Meter:
 
 
 async def arun_search(choice: Choice, cands: tuple[Candidate, ...], question: str, document: str,
-                      on_event: Listener | None = None) -> SearchResult:
-    """Refuse over budget, run every candidate, choose; a budget cut raises SearchCutOff with what finished."""
-    from lambda_rlm.models.cache import LeafCache
-    from lambda_rlm.runtime.trace import Trace
+                      on_event: Listener | None = None, session: Session | None = None) -> SearchResult:
+    """Refuse over budget, run every candidate, choose; a budget cut raises SearchCutOff with what finished.
 
-    config = choice.config
-    refuse_over_budget(cands, config)
-    trace = Trace(config.trace_path, on_event)
-    cache = LeafCache(config.cache_dir) if config.use_cache else None
+    The candidates run in one session (`session`, else one of their own): one budget for all of
+    them, one cache connection and one trace."""
+    from lambda_rlm.runtime.session import Session
+
+    if session is None:
+        with Session(choice.config, on_event) as own:
+            return await _search(choice, cands, question, document, None, own)
+    return await _search(choice, cands, question, document, on_event, session)
+
+
+async def _search(choice: Choice, cands: tuple[Candidate, ...], question: str, document: str,
+                  on_event: Listener | None, session: Session) -> SearchResult:
+    from lambda_rlm.runtime.session import Planned
+
+    refuse_over_budget(cands, session.budget)
+
+    def emit(event: Event) -> None:
+        session.trace.emit(event)
+        if on_event is not None:
+            on_event(event)
+
+    cache = session.cache(choice.config)
+    tokenizer = choice.planned.tokenizer
     outcomes: list[Outcome] = []
     failures: list[LambdaError] = []
-    start = time.monotonic()
-    try:
-        trace.emit({"event": "search_start", "candidates": [c.as_dict() for c in cands],
-                    "bound_calls": sum(c.bound.calls for c in cands)})
-        for c in cands:
-            trace.emit({"event": "candidate_start", **c.as_dict()})
-            meter = _Meter(cache, on_event)
-            began = time.monotonic()
-            run_config = _remaining(c.config, config, outcomes, time.monotonic() - start)
-            try:
-                outcome = _finished(c, await _arun(c, run_config, question, document, meter), meter, began)
-            except BudgetExceeded as exc:
-                trace.emit({"event": "candidate_end", **_failed(c, exc, meter, began).as_event()})
-                trace.emit({"event": "search_error", "kind": "budget", "message": exc.message,
-                            "finished": len(outcomes)})
-                raise _cut_off(c, len(cands), exc, tuple(outcomes)) from None
-            except LambdaError as exc:  # a failed candidate does not vote; the others go on
-                failures.append(exc)
-                outcome = _failed(c, exc, meter, began)
-            outcomes.append(outcome)
-            trace.emit({"event": "candidate_end", **outcome.as_event()})
-        _guard(outcomes, cands)
-        if not failures or len(failures) < len(outcomes):
-            verdict = choose(outcomes)
-        else:
-            trace.emit({"event": "search_error", "kind": "failed", "message": failures[0].message})
-            raise failures[0]  # the single plan's own error: search is never worse than the plan
-        trace.emit({"event": "search_choice", "winner": verdict.winner, "why": verdict.why, "votes": verdict.votes})
-    finally:
-        trace.close()
-        if cache is not None:
-            cache.close()
+    emit({"event": "search_start", "candidates": [c.as_dict() for c in cands],
+          "bound_calls": sum(c.bound.calls for c in cands)})
+    for c in cands:
+        emit({"event": "candidate_start", **c.as_dict()})
+        meter = _Meter(cache, on_event)
+        began = time.monotonic()
+        planned = Planned(c.program, (document, question), c.config, tokenizer, c.bound)  # bounded in candidates()
+        try:
+            outcome = _finished(c, await session.arun(planned, meter), meter, began)
+        except BudgetExceeded as exc:
+            emit({"event": "candidate_end", **_failed(c, exc, meter, began).as_event()})
+            emit({"event": "search_error", "kind": "budget", "message": exc.message, "finished": len(outcomes)})
+            raise _cut_off(c, len(cands), exc, tuple(outcomes)) from None
+        except LambdaError as exc:  # a failed candidate does not vote; the others go on
+            failures.append(exc)
+            outcome = _failed(c, exc, meter, began)
+        outcomes.append(outcome)
+        emit({"event": "candidate_end", **outcome.as_event()})
+    _guard(outcomes, cands)
+    if failures and len(failures) == len(outcomes):
+        emit({"event": "search_error", "kind": "failed", "message": failures[0].message})
+        raise failures[0]  # the single plan's own error: search is never worse than the plan
+    verdict = choose(outcomes)
+    emit({"event": "search_choice", "winner": verdict.winner, "why": verdict.why, "votes": verdict.votes})
     won = outcomes[verdict.winner - 1]
     assert won.result is not None
     return SearchResult(won.result, choice.task, choice.plan, choice.used_model, choice.classifier,
                         tuple(outcomes), verdict.winner, verdict.why, verdict.votes)
-
-
-async def _arun(c: Candidate, config: Config, question: str, document: str, meter: _Meter) -> Result:
-    from lambda_rlm.runtime.session import arun
-
-    return await arun(c.program, document, config, on_event=meter, question=question)
-
-
-def _remaining(own: Config, budget: Config, done: list[Outcome], elapsed_s: float) -> Config:
-    """A candidate's configuration with the budget the earlier candidates left."""
-    spent_calls = sum(o.calls for o in done)
-    spent_tokens = sum(o.tokens for o in done)
-    spent_usd = sum(o.cost_usd for o in done)
-    return replace(
-        own,
-        max_calls=None if budget.max_calls is None else max(0, budget.max_calls - spent_calls),
-        max_tokens=None if budget.max_tokens is None else max(0, budget.max_tokens - spent_tokens),
-        max_usd=None if budget.max_usd is None else max(0.0, budget.max_usd - spent_usd),
-        deadline_s=None if budget.deadline_s is None else max(1e-3, budget.deadline_s - elapsed_s),
-    )
 
 
 def _finished(c: Candidate, result: Result, meter: _Meter, began: float) -> Outcome:
@@ -277,12 +266,14 @@ def _cut_off(c: Candidate, total: int, exc: BudgetExceeded, done: tuple[Outcome,
 
 
 async def asearch(question: str, document: str, config: Config, k: int, task: str | None = None,
-                  on_event: Listener | None = None, direct: bool | None = None) -> SearchResult:
+                  on_event: Listener | None = None, direct: bool | None = None,
+                  session: Session | None = None) -> SearchResult:
     """Choose the task and plan as `ask` does, then search over k candidates."""
     from .plan import achoose
 
-    choice = await achoose(question, document, config, task, on_event, direct=direct)
-    return await arun_search(choice, candidates(choice, question, document, k), question, document, on_event)
+    choice = await achoose(question, document, config, task, on_event, direct=direct, session=session)
+    return await arun_search(choice, candidates(choice, question, document, k), question, document, on_event,
+                             session)
 
 
 # ---------------------------------------------------------------------- explaining
