@@ -1,7 +1,7 @@
 """The benchmark runner: takes tasks, lengths, baselines and a Config, gives scored records and a summary.
 
 For each task × length, instances are generated with the run's tokenizer; for each baseline
-(a name in `BASELINES`, `plan:FILE.lam`, or a plug-in under the entry-point group
+(a strategy by name, `plan:FILE.lam`, or a plug-in under the entry-point group
 `lambda_rlm.baselines`) every instance is run, scored with the task's scorer and reported as a
 `Record`. A run that fails (any LambdaError: a leaf, a budget, a bound) scores 0 and keeps its
 error; it never stops the benchmark. Calls and tokens are counted from the runtime's leaf
@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from lambda_rlm.core.errors import ConfigError, CostError, LambdaError
+from lambda_rlm.core.errors import ConfigError, LambdaError
 
 if TYPE_CHECKING:
     from lambda_rlm.bench.tasks.base import Instance, Task
     from lambda_rlm.models.cache import LeafCache
     from lambda_rlm.runtime.session import Config
+    from lambda_rlm.strategies.strategy import Strategy
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
@@ -41,43 +42,24 @@ PLAN_PREFIX = "plan:"
 # ---------------------------------------------------------------------- baselines
 
 
-async def direct(task: Task, instance: Instance, config: Config, on_event: Listener) -> Any:
-    """The whole document in one prompt, cut to what the direct plan's prompt can hold (as the papers do)."""
-    from lambda_rlm.runtime.session import default_tokenizer
-    from lambda_rlm.strategies.ask import aask
+def strategy_baseline(found: Strategy) -> Baseline:
+    """A strategy as a baseline: it answers the instance's question, told the task's plan."""
 
-    tokenizer = config.tokenizer or default_tokenizer(config.model)
-    document = truncate(instance.document, direct_room(instance.question, config, tokenizer), tokenizer)
-    answer = await aask(instance.question, document, config, task=task.plan, on_event=on_event, direct=True)
-    return answer.value
+    async def run_strategy(task: Task, instance: Instance, config: Config, on_event: Listener) -> Any:
+        answer = await found.answer(instance.question, instance.document, config, task=task.plan, on_event=on_event)
+        return answer.value
 
-
-async def plan(task: Task, instance: Instance, config: Config, on_event: Listener) -> Any:
-    """The task's library plan, forced whatever the document's size."""
-    from lambda_rlm.strategies.ask import aask
-
-    answer = await aask(instance.question, instance.document, config, task=task.plan, on_event=on_event,
-                        direct=False)
-    return answer.value
+    return run_strategy
 
 
-async def ask(task: Task, instance: Instance, config: Config, on_event: Listener) -> Any:
-    """`ask` as users run it: classify the question, then direct or plan by size."""
-    from lambda_rlm.strategies.ask import aask
+def _built_in(name: str) -> Baseline:
+    from lambda_rlm.strategies.strategy import strategy
 
-    return (await aask(instance.question, instance.document, config, on_event=on_event)).value
-
-
-async def search4(task: Task, instance: Instance, config: Config, on_event: Listener) -> Any:
-    """Program search over the task's plan: 4 candidates (the plan first), chosen as lambda_rlm/search.py says."""
-    from lambda_rlm.strategies.ask import aask
-
-    answer = await aask(instance.question, instance.document, config, task=task.plan, on_event=on_event,
-                        direct=False, search=4)
-    return answer.value
+    return strategy_baseline(strategy(name))
 
 
-BASELINES: dict[str, Baseline] = {"direct": direct, "plan": plan, "ask": ask, "search4": search4}
+# The built-in strategies as baselines, by their names.
+direct, plan, ask, search4 = (_built_in(name) for name in ("direct", "plan", "ask", "search4"))
 
 
 def program_baseline(path: str | Path) -> Baseline:
@@ -100,13 +82,16 @@ def program_baseline(path: str | Path) -> Baseline:
 
 
 def baseline(name: str) -> Baseline:
-    """The baseline called `name`: built-in, `plan:FILE.lam`, or an installed plug-in."""
+    """The baseline called `name`: a strategy (built-in or plug-in), `plan:FILE.lam`, or an installed
+    baseline plug-in (an async function under `lambda_rlm.baselines`)."""
     from importlib.metadata import entry_points
 
-    if name in BASELINES:
-        return BASELINES[name]
+    from lambda_rlm.strategies.strategy import strategy, strategy_names
+
     if name.startswith(PLAN_PREFIX):
         return program_baseline(name.removeprefix(PLAN_PREFIX))
+    if name in strategy_names() or name.startswith("search"):
+        return strategy_baseline(strategy(name))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             found: Baseline = ep.load()
@@ -118,42 +103,10 @@ def baseline(name: str) -> Baseline:
 def baseline_names() -> list[str]:
     from importlib.metadata import entry_points
 
-    return [*BASELINES, *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BASELINES)]
+    from lambda_rlm.strategies.strategy import strategy_names
 
-
-def direct_room(question: str, config: Config, tokenizer: Any) -> int:
-    """The most document tokens the direct plan's prompt holds with this question, read off its bound."""
-    from lambda_rlm.runtime.session import cost_model
-    from lambda_rlm.strategies.plan import DIRECT, compile_plan
-
-    program = compile_plan(DIRECT)
-    args = {program.inputs[1].name: tokenizer.count(question)}
-    unlimited = cost_model(replace(config, window=1 << 40), tokenizer)
-    framing = program.bound(unlimited, 0, args).max_prompt_tokens  # template, format rule, re-ask room
-    room = min(config.window - config.output_tokens - framing, config.max_leaf_tokens or config.window)
-    bounded = cost_model(config, tokenizer)
-    while room > 0:  # the bound is linear in the document, so this settles in a step or two
-        try:
-            program.bound(bounded, room, args)
-            return room
-        except CostError:
-            room -= 16
-    raise ConfigError(f"a window of {config.window:,} tokens cannot hold the direct prompt for this question")
-
-
-def truncate(document: str, tokens: int, tokenizer: Any) -> str:
-    """The document's first `tokens` tokens; only a prefix a few times that long is ever tokenized."""
-    from lambda_rlm.text.chunking import peek
-
-    if len(document.encode()) <= tokens:  # a token is at least one byte
-        return document
-    chars = 8 * tokens
-    while chars < len(document):
-        prefix = document[:chars]
-        if tokenizer.count(prefix) > tokens:
-            return peek(prefix, 0, tokens, tokenizer)
-        chars *= 2
-    return peek(document, 0, tokens, tokenizer)
+    known = strategy_names()
+    return [*known, *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in known)]
 
 
 # ---------------------------------------------------------------------- one instance

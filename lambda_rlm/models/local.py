@@ -37,6 +37,7 @@ from .model_files import is_local as is_local
 from .model_files import licences as licences
 from .model_files import model_spec as model_spec
 from .model_files import part_files as part_files
+from .model_files import threads as model_threads
 from .providers import Provider
 
 LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
@@ -73,7 +74,7 @@ class Engine:
 
     def __init__(self, cache_dir: str | Path | None = None, threads: int | None = None) -> None:
         self.cache_dir = cache_dir
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or model_threads()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self._loaded: dict[tuple[str, int], Any] = {}
 

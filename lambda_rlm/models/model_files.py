@@ -28,6 +28,7 @@ from .cache import default_cache_dir
 PREFIX = "local"
 DEFAULT_N_CTX = 4096
 N_CTX_VARIABLE = "LAMBDA_RLM_LOCAL_N_CTX"  # overrides every local model's context window
+THREADS_VARIABLE = "LAMBDA_RLM_LOCAL_THREADS"  # CPU threads of the local models (default: every core)
 _BLOCK = 1 << 22  # bytes read at a time while joining and hashing
 
 
@@ -111,6 +112,22 @@ def context_window(model: str | LocalModel) -> int:
     if n_ctx < 256:
         raise ConfigError(f"{N_CTX_VARIABLE} must be a whole number of tokens ≥ 256, not {configured!r}")
     return n_ctx
+
+
+def threads() -> int:
+    """The CPU threads a local model computes with: $LAMBDA_RLM_LOCAL_THREADS, else every core. Fewer
+    than the cores leaves room for other work: llama.cpp's threads wait for each other, so sharing
+    a core with another busy process slows a run far more than in proportion."""
+    configured = os.environ.get(THREADS_VARIABLE)
+    if not configured:
+        return os.cpu_count() or 1
+    try:
+        count = int(configured)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"{THREADS_VARIABLE} must be a whole number of threads ≥ 1, not {configured!r}")
+    return count
 
 
 # ------------------------------------------------------------------ the model file
