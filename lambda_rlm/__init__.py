@@ -34,10 +34,11 @@ if TYPE_CHECKING:
     from lambda_rlm.analysis.program import Program, compile
     from lambda_rlm.core.registry import Combinator, combinator, standard_library
     from lambda_rlm.models.providers import Provider
-    from lambda_rlm.runtime.session import Config, Result, arun, run
+    from lambda_rlm.runtime.session import Config, Planned, Result, Session, arun, prepare, run
     from lambda_rlm.strategies.ask import aask, ask
     from lambda_rlm.strategies.plan import AskResult, Choice
     from lambda_rlm.strategies.search import SearchResult
+    from lambda_rlm.strategies.strategy import Strategy, strategy
     from lambda_rlm.strategies.task_types import TaskType
 
 __version__ = VERSION
@@ -46,10 +47,12 @@ __version__ = VERSION
 _LAZY = {
     "compile": "analysis.program", "Program": "analysis.program", "Bound": "analysis.cost",
     "run": "runtime.session", "arun": "runtime.session", "Config": "runtime.session", "Result": "runtime.session",
+    "prepare": "runtime.session", "Planned": "runtime.session", "Session": "runtime.session",
     "ask": "strategies.ask", "aask": "strategies.ask",
     "AskResult": "strategies.plan", "Choice": "strategies.plan", "SearchResult": "strategies.search",
     "combinator": "core.registry", "Combinator": "core.registry", "standard_library": "core.registry",
     "Provider": "models.providers", "TaskType": "strategies.task_types",
+    "Strategy": "strategies.strategy", "strategy": "strategies.strategy",
 }
 moved.install()  # old module paths (lambda_rlm.ask_compiler, …) resolve to their new homes for one release
 
@@ -70,9 +73,9 @@ __all__ = [
     # compiling and bounding
     "compile", "Program", "Bound",
     # running
-    "run", "arun", "Config", "Result",
+    "run", "arun", "Config", "Result", "prepare", "Planned", "Session",
     # asking
-    "ask", "aask", "AskResult", "Choice", "SearchResult",
+    "ask", "aask", "AskResult", "Choice", "SearchResult", "Strategy", "strategy",
     # extending
     "combinator", "Combinator", "standard_library", "Provider", "TaskType",
 ]

@@ -46,7 +46,8 @@ def bounds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_run_computes_its_bound_once(tmp_path: Path, bounds: list[str]) -> None:
     with registered(lrtest=ScriptedProvider()):
-        result = run(compile_program(THREE, name="three"), "hello", Config(model="lrtest/echo", cache_dir=str(tmp_path)))
+        config = Config(model="lrtest/echo", cache_dir=str(tmp_path))
+        result = run(compile_program(THREE, name="three"), "hello", config)
     assert result.calls == 3 and bounds == ["three"]
 
 

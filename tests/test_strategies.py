@@ -1,4 +1,4 @@
-"""Strategies: one protocol for direct, plan, ask and search; a new one is one object, run by name as a bench baseline."""
+"""Strategies: one protocol for direct, plan, ask and search; a new one is one object, run by name in bench."""
 
 from __future__ import annotations
 

@@ -19,146 +19,30 @@ exactly the text of the gold choice and of no other; anything else scores 0.
 from __future__ import annotations
 
 import ast
-import os
 import random
 import re
-import sysconfig
-import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from .base import Count, Instance
+from .codeqa_reader import (
+    _LETTER,
+    _QUESTION,
+    LETTERS,
+    STEMS,
+    _own_nodes,
+    _params,
+    format_question,
+    parse_question,
+    read_choice,
+)
+from .stdlib_source import HEADER as HEADER
+from .stdlib_source import Part as Part
+from .stdlib_source import build_document, stdlib_root
 
-SKIP_DIRS = frozenset({"test", "tests", "idlelib", "tkinter", "site-packages", "__pycache__"})
-HEADER = "# ===== file: {path} =====\n"
-LETTERS = "ABCD"
 MAX_SPAN = 60  # lines from a def to its evidence: a few thousand tokens hold it whole
-
-STEMS = {
-    "return": "What does the function `{qual}` defined in `{path}` return?",
-    "param": "Which of these is a parameter of the function `{qual}` defined in `{path}`?",
-    "count": ("How many parameters does the function `{qual}` defined in `{path}` declare, counting self, cls, "
-              "*args and **kwargs?"),
-    "calls": "Which function's body calls `{call}(`?",
-}
-_STEMS = {
-    "return": re.compile(r"What does the function `(?:\w+\.)*(\w+)` defined in `[^`]+` return\?"),
-    "param": re.compile(r"Which of these is a parameter of the function `(?:\w+\.)*(\w+)` defined in `[^`]+`\?"),
-    "count": re.compile(r"How many parameters does the function `(?:\w+\.)*(\w+)` defined in `[^`]+` declare, "
-                        r"counting self, cls, \*args and \*\*kwargs\?"),
-    "calls": re.compile(r"Which function's body calls `(\w+\.\w+)\(`\?"),
-}
-_QUESTION = re.compile(r"(?P<stem>[^\n]*)\nA\) (?P<A>[^\n]*)\nB\) (?P<B>[^\n]*)\nC\) (?P<C>[^\n]*)\nD\) (?P<D>[^\n]*)"
-                       r"\nAnswer with the letter of the correct choice\.")
-_LETTER = re.compile(r"\(?([A-D])[).]?")
-
-
-def format_question(stem: str, choices: list[str]) -> str:
-    lines = [stem, *(f"{letter}) {c}" for letter, c in zip(LETTERS, choices, strict=True))]
-    return "\n".join([*lines, "Answer with the letter of the correct choice."])
-
-
-# ---------------------------------------------------------------------- the stdlib
-
-
-def stdlib_root() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"])
-
-
-def stdlib_files(root: Path) -> list[str]:
-    """Relative paths (posix) of the stdlib's .py files, sorted, without the skipped folders."""
-    out = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]  # prune: the test suites are most of the tree
-        base = Path(folder).relative_to(root)
-        out += [(base / f).as_posix() for f in files if f.endswith(".py")]
-    return sorted(out)
-
-
-def _read(path: Path) -> str | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError):
-        return None
-    return text if text.endswith("\n") else text + "\n"
-
-
-@dataclass(frozen=True)
-class Part:
-    """One file in the document: its path, the text included (maybe cut) and where it starts."""
-
-    path: str
-    text: str
-    offset: int  # of the text (after the header) in the document
-
-
-def build_document(length: int, seed: int, count: Count, root: Path) -> tuple[str, list[Part]]:
-    """Whole files in a seeded order until `length` tokens, the last cut at a line boundary.
-
-    Each file is counted once on its own (no growing string is counted); the joined document is
-    counted once at the end and lines are dropped if the joins made it too long.
-    """
-    files = stdlib_files(root)
-    random.Random(f"codeqa-{seed}-{length}-files").shuffle(files)
-    pieces: list[tuple[str, str]] = []
-    total, skipped = 0, 0
-    last: tuple[str, str] | None = None  # the first file that did not fit: cut to fill the rest
-    for rel in files:
-        text = _read(root / rel)
-        if text is None:
-            continue
-        tokens = count(HEADER.format(path=rel) + text)
-        if total + tokens <= length:
-            pieces.append((rel, text))
-            total += tokens
-        else:  # try a few smaller files first, so short documents hold whole files (and questions)
-            last = last or (rel, text)
-            skipped += 1
-        if total >= length * 0.99 or skipped > 40:
-            break
-    if last is not None and total < length:
-        rel, text = last
-        cut = _cut_lines(text, length - total - count(HEADER.format(path=rel)), count)
-        if cut:
-            pieces.append((rel, cut))
-            total += count(HEADER.format(path=rel) + cut)
-    if total < length * 0.98:
-        raise ValueError(f"codeqa: the stdlib at {root} has only about {total:,} tokens of source, "
-                         f"fewer than the {length:,} asked for")
-    return _assemble(pieces, length, count)
-
-
-def _cut_lines(text: str, tokens: int, count: Count) -> str:
-    """The longest prefix of whole lines of `text` with at most `tokens` tokens (bisection)."""
-    lines = text.splitlines(keepends=True)
-    lo, hi = 0, len(lines)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if count("".join(lines[:mid])) <= tokens:
-            lo = mid
-        else:
-            hi = mid - 1
-    return "".join(lines[:lo])
-
-
-def _assemble(pieces: list[tuple[str, str]], length: int, count: Count) -> tuple[str, list[Part]]:
-    for _ in range(4):
-        parts, chunks, offset = [], [], 0
-        for rel, text in pieces:
-            header = HEADER.format(path=rel)
-            parts.append(Part(rel, text, offset + len(header)))
-            chunks.append(header + text)
-            offset += len(header) + len(text)
-        document = "".join(chunks)
-        excess = count(document) - length
-        if excess <= length // 100 or len(pieces[-1][1]) == 0:
-            return document, parts
-        rel, text = pieces[-1]  # too long (the joins cost tokens): shorten the last file
-        pieces[-1] = (rel, _cut_lines(text, max(0, count(text) - excess - length // 200), count))
-    return document, parts
 
 
 # ---------------------------------------------------------------------- facts from ast
@@ -198,26 +82,6 @@ class Function:
                      and isinstance(n.func.value, ast.Name))
 
 
-def _own_nodes(fn: ast.AST) -> list[ast.AST]:
-    """The nodes of a function's body, not those of functions, lambdas or classes nested in it."""
-    out, stack = [], list(ast.iter_child_nodes(fn))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            continue
-        out.append(node)
-        stack.extend(ast.iter_child_nodes(node))
-    return out
-
-
-def _params(args: ast.arguments) -> tuple[str, ...]:
-    names = [a.arg for a in (*args.posonlyargs, *args.args)]
-    names += [args.vararg.arg] if args.vararg else []
-    names += [a.arg for a in args.kwonlyargs]
-    names += [args.kwarg.arg] if args.kwarg else []
-    return tuple(names)
-
-
 _BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)  # defs live only in statements, never in expressions
 
 
@@ -242,110 +106,6 @@ def functions_in(path: str, text: str) -> list[Function]:
 
     visit(tree, "")
     return out
-
-
-# ---------------------------------------------------------------------- the reference reader
-
-
-def parse_question(question: str) -> tuple[str, str, list[str]] | None:
-    """(kind, subject, choices) of one of this task's questions, else None."""
-    m = _QUESTION.search(question)
-    if m is None:
-        return None
-    for kind, stem in _STEMS.items():
-        s = stem.fullmatch(m.group("stem").strip())
-        if s:
-            return kind, s.group(1), [m.group(letter) for letter in LETTERS]
-    return None
-
-
-_DEF = r"^([ \t]*)(?:async[ \t]+)?def[ \t]+{name}[ \t]*\("
-_ANY_DEF = re.compile(r"^([ \t]*)(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(")
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
-def _block(text: str, name: str) -> list[str] | None:
-    """The visible lines of `def name(`: the def line and every line indented deeper after it."""
-    m = re.search(_DEF.format(name=re.escape(name)), text, re.MULTILINE)
-    if m is None:
-        return None
-    lines = text[m.start():].splitlines()
-    depth, out = _indent(lines[0]), [lines[0]]
-    for line in lines[1:]:
-        if line.strip() and _indent(line) <= depth and not line.lstrip().startswith(("#", ")")):
-            break
-        out.append(line)
-    return out
-
-
-def _parse_def(lines: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The function of the longest prefix of `lines` that parses (a cut block loses its tail)."""
-    for k in range(len(lines), 0, -1):
-        src = textwrap.dedent("\n".join(lines[:k]))
-        for attempt in (src, src + "\n    pass"):
-            try:
-                tree = ast.parse(attempt)
-            except (SyntaxError, ValueError):
-                continue
-            node = tree.body[0] if tree.body else None
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                return node
-    return None
-
-
-def _signature(lines: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The def of the shortest prefix of `lines` holding its whole signature."""
-    for k in range(1, min(len(lines), 40) + 1):
-        ends = re.search(r":[ \t]*(#.*)?$", lines[k - 1]) is not None
-        node = _parse_def(lines[:k]) if ends or k == len(lines) else None
-        if node is not None:
-            return node
-    return None
-
-
-def _only(choices: list[str], good: set[str]) -> str | None:
-    hits = [LETTERS[i] for i, c in enumerate(choices) if c in good]
-    return hits[0] if len(hits) == 1 else None
-
-
-def read_choice(kind: str, subject: str, choices: list[str], text: str) -> str | None:
-    """The letter that `text` shows to be right, or None when the evidence is not all visible."""
-    if kind == "calls":
-        return _read_calls(subject, choices, text)
-    lines = _block(text, subject)
-    if lines is None:
-        return None
-    if kind == "return":
-        node = _parse_def(lines)
-        if node is None:
-            return None
-        found = {ast.unparse(n.value) for n in _own_nodes(node) if isinstance(n, ast.Return) and n.value is not None}
-        return _only(choices, found)
-    node = _signature(lines)
-    if node is None:
-        return None
-    params = _params(node.args)
-    return _only(choices, set(params)) if kind == "param" else _only(choices, {str(len(params))})
-
-
-def _read_calls(call: str, choices: list[str], text: str) -> str | None:
-    lines = text.splitlines()
-    names = [c.rsplit(".", 1)[-1] for c in choices]
-    here = re.compile(rf"(?<![\w.]){re.escape(call)}\(")
-    for i, line in enumerate(lines):
-        if not here.search(line):
-            continue
-        depth = _indent(line)
-        for above in reversed(lines[:i]):
-            d = _ANY_DEF.match(above)
-            if d and _indent(above) < depth:
-                return _only(names, {d.group(2)})
-            if above.strip() and _indent(above) < depth and not above.lstrip().startswith(("#", ")")):
-                depth = _indent(above)  # the call sits in this statement's block; look for its def above
-    return None
 
 
 # ---------------------------------------------------------------------- questions
