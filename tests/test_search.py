@@ -251,10 +251,10 @@ def test_a_failed_candidate_does_not_vote_and_all_failing_raises_the_plans_error
 
 def test_a_money_budget_cuts_the_search_off_cleanly_and_a_rerun_resumes_from_the_cache(tmp_path: Path) -> None:
     with priced_model("lrtest/reader", 1e-6):
-        full, _ = searched(tmp_path / "full", 4)
-        plan_cost = full.outcomes[0].cost_usd
+        full, _ = searched(tmp_path / "full", 4, concurrency=1)  # read as the cut run reads (one wave, one chunk)
+        some = full.outcomes[0].cost_usd + full.outcomes[1].cost_usd * 0.5
         with pytest.raises(SearchCutOff) as info:  # enough for the plan and some of the next candidate
-            searched(tmp_path, 4, max_usd=plan_cost * 1.6, concurrency=1, trace_path=str(tmp_path / "t.jsonl"))
+            searched(tmp_path, 4, max_usd=some, concurrency=1, trace_path=str(tmp_path / "t.jsonl"))
         cut = info.value
         assert isinstance(cut, BudgetExceeded) and "cut off in candidate 2 of 4" in cut.message
         assert [o.answer for o in cut.outcomes] == ["4417"]  # the finished candidate is kept …
@@ -262,7 +262,7 @@ def test_a_money_budget_cuts_the_search_off_cleanly_and_a_rerun_resumes_from_the
         events = read(tmp_path / "t.jsonl")
         paid = {e["key"] for e in events if e["event"] == "leaf_end" and not e["cached"]}
         assert [e["kind"] for e in events if e["event"] == "search_error"] == ["budget"]
-        got, provider = searched(tmp_path, 4)  # … and every leaf paid for before the cut is a cache hit now
+        got, provider = searched(tmp_path, 4, concurrency=1)  # … and every leaf paid before the cut is a cache hit now
     assert got.value == "4417"
     hits = {e["key"] for o in got.outcomes if o.result for e in o.result.trace
             if e["event"] == "leaf_end" and e["cached"]}

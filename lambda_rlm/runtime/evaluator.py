@@ -46,6 +46,7 @@ class Context:
     k: int | None = None
     batch: int | None = None  # records per labelling leaf, chosen with the bound
     votes: int = 1  # samples per labelling leaf (a model's profile)
+    wave: int = 1  # pieces `scan` reads at once: the requests the model takes at once
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
 

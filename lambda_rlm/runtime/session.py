@@ -215,7 +215,8 @@ class Session:
         emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
         start = time.monotonic()
         model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
-        context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes)
+        context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes,
+                          wave=config.concurrency)
         expander = Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), emit)
         evaluator = Evaluator(prog, leaf, context, expander)
         left = self.budget.remaining_s()
