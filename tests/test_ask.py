@@ -463,9 +463,10 @@ def test_explain_prints_the_plan_then_runs_it(tmp_path: Path, capsys: pytest.Cap
     with registered(lrtest=provider):
         code = run_cli(cli_args("What is the most common category?", str(doc), "--explain", "--quiet",
                                 "--model", "lrtest/reader", "--window", "2048", "--cache-dir", str(tmp_path)))
-    out = capsys.readouterr().out
+    said = capsys.readouterr()
     assert code == 0 and provider.calls > 1
-    assert out.startswith("task: aggregate (rules, confident)") and out.rstrip().endswith("\njazz")
+    assert said.err.startswith("task: aggregate (rules, confident)")  # the explanation on stderr
+    assert said.out == "jazz\n"  # and the answer alone on stdout, so `answer=$(… --explain)` holds it
 
 
 def test_task_option_and_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -305,12 +305,13 @@ def test_the_cli_explains_each_candidate_its_score_and_why_it_won(tmp_path: Path
         dry = capsys.readouterr().out
         assert "search: 4 candidates, bound: calls ≤" in dry and "#4 search plan, leaves ≤" in dry
         assert run_cli(cli_args(QUESTION_TEXT, str(doc), "--search", "4", "--explain", *base)) == 0
-        out = capsys.readouterr().out
+        said = capsys.readouterr()
+        out, explained = said.out, said.err  # the answer alone on stdout, the explanation on stderr
         assert run_cli(cli_args(QUESTION_TEXT, str(doc), "--search", "4", "--json", *base)) == 0
         data = json.loads(capsys.readouterr().out)
-    assert "→#1 search plan (the single plan)" in out and "'9032'  votes 1, confidence 99" in out
-    assert "chosen: #1 (3 of 4 answering candidates agree on '4417'; the next group has 1)" in out
-    assert out.rstrip().endswith("4417")
+    assert "→#1 search plan (the single plan)" in explained and "'9032'  votes 1, confidence 99" in explained
+    assert "chosen: #1 (3 of 4 answering candidates agree on '4417'; the next group has 1)" in explained
+    assert out == "4417\n"
     assert data["value"] == "4417" and data["winner"] == 1 and len(data["candidates"]) == 4
 
 

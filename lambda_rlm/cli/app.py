@@ -1,20 +1,29 @@
 """The command line: takes argv, gives exit codes; `check`, `run`, `ask`, `bench`, `calibrate` and `trace`.
 
 An error exits with its class's code (`LambdaError.exit_code`, listed in lambda_rlm/core/errors.py);
-2 is a usage error and 130 an interrupt. The options every subcommand shares are in `options`.
+2 is a usage error, 130 an interrupt and 141 a reader of stdout that went away (`| head -1`), with
+no traceback. The options every subcommand shares are in `options`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lambda_rlm.core import VERSION as __version__
-from lambda_rlm.core.errors import EXIT_INTERRUPT, EXIT_OK, ConfigError, LambdaError, UnboundNameError
+from lambda_rlm.core.errors import (
+    EXIT_CLOSED_PIPE,
+    EXIT_INTERRUPT,
+    EXIT_OK,
+    ConfigError,
+    LambdaError,
+    UnboundNameError,
+)
 
 from .options import config_from, print_result, progress, read_document, run_options, tokens, window
 
@@ -70,6 +79,18 @@ class _WithParents:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # What is left to print has no reader: send it nowhere, so the flush at exit fails no more.
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "check":

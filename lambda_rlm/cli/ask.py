@@ -1,7 +1,7 @@
 """The `ask` subcommand: takes parsed arguments, gives an answer (or, with --dry-run, the plan) and an exit code.
 
 `lambda-rlm ask QUESTION [FILE|-]` reads the document, lets lambda_rlm.ask choose the task and
-plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first, and
+plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first (on stderr), and
 `--dry-run` stops there without calling the model. `--search K` runs K candidate programs and
 chooses among them (lambda_rlm/search.py). The model and budget options are `run`'s.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from lambda_rlm.core.errors import EXIT_OK
@@ -72,8 +73,8 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if args.dry_run and args.json:
         print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if args.explain or args.dry_run:
-        print(explain(choice), flush=True)
+    if args.explain or args.dry_run:  # the dry run's output; a run's explanation goes to stderr
+        print(explain(choice), file=sys.stdout if args.dry_run else sys.stderr, flush=True)
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
@@ -104,13 +105,14 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
                          indent=2))
         return EXIT_OK
     if args.explain or args.dry_run:
-        print(explain(choice) + "\n" + explain_candidates(cands), flush=True)
+        print(explain(choice) + "\n" + explain_candidates(cands), file=sys.stdout if args.dry_run else sys.stderr,
+              flush=True)
     if args.dry_run:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
         found = run_sync(arun_search(choice, cands, args.question, document, listener, session))
     if args.explain:
-        print(explain_outcomes(found), flush=True)
+        print(explain_outcomes(found), file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps({"value": to_json(found.value), "task": found.task, "plan": found.plan,
                           "winner": found.winner, "why": found.why, "total_calls": found.calls,

@@ -179,12 +179,13 @@ class _Bar:
 
 def print_tables(summary: dict[str, Any]) -> None:
     """One rich table per task: a row per length × baseline."""
-    from rich.console import Console
     from rich.table import Table
 
     from lambda_rlm.bench.runner import size_label
 
-    console = Console(width=None if sys.stdout.isatty() else 132)  # a file or pipe gets whole columns
+    from .progress import StdoutConsole
+
+    console = StdoutConsole(width=None if sys.stdout.isatty() else 132)  # a file or pipe gets whole columns
     tasks = list(dict.fromkeys(g["task"] for g in summary["groups"]))
     for task in tasks:
         table = Table(title=f"{task} — {summary['model']}, window {summary['window']:,}, seed {summary['seed']}")

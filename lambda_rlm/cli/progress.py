@@ -46,9 +46,17 @@ class Progress:
             self._bar.update(self._task, advance=1, tokens=self._tokens, usd=self._usd)
 
 
+class StdoutConsole(Console):
+    """A rich console on stdout whose closed pipe is the command's to handle (`cli.app.main` exits
+    141 quietly); rich's own handling would exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def render_trace(events: list[dict[str, Any]], console: Console | None = None) -> None:
     """Print a trace as a tree: runs, their leaves (with retries and re-asks), and totals."""
-    console = console or Console()
+    console = console or StdoutConsole()
     root = Tree("[bold]trace")
     run: Tree = root
     leaves: dict[str, Tree] = {}

@@ -15,6 +15,7 @@ from typing import Any
 from .source import Span
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN, EXIT_BUDGET, EXIT_CONFIG, EXIT_INTERRUPT = 0, 1, 2, 3, 4, 5, 130
+EXIT_CLOSED_PIPE = 141  # the reader of stdout went away (`| head -1`), as for a shell's SIGPIPE
 
 
 class LambdaError(Exception):
