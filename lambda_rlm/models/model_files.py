@@ -102,32 +102,28 @@ def model_spec(model: str | LocalModel) -> LocalModel:
 
 def context_window(model: str | LocalModel) -> int:
     """The context (prompt + reply tokens) the local model is loaded with."""
-    configured = os.environ.get(N_CTX_VARIABLE)
-    if not configured:
-        return model_spec(model).n_ctx
-    try:
-        n_ctx = int(configured)
-    except ValueError:
-        n_ctx = 0
-    if n_ctx < 256:
-        raise ConfigError(f"{N_CTX_VARIABLE} must be a whole number of tokens ≥ 256, not {configured!r}")
-    return n_ctx
+    return _setting(N_CTX_VARIABLE, 256, "tokens") or model_spec(model).n_ctx
 
 
 def threads() -> int:
     """The CPU threads a local model computes with: $LAMBDA_RLM_LOCAL_THREADS, else every core. Fewer
     than the cores leaves room for other work: llama.cpp's threads wait for each other, so sharing
     a core with another busy process slows a run far more than in proportion."""
-    configured = os.environ.get(THREADS_VARIABLE)
+    return _setting(THREADS_VARIABLE, 1, "threads") or os.cpu_count() or 1
+
+
+def _setting(variable: str, least: int, unit: str) -> int | None:
+    """The whole number the environment variable holds (None when unset); ConfigError below `least`."""
+    configured = os.environ.get(variable)
     if not configured:
-        return os.cpu_count() or 1
+        return None
     try:
-        count = int(configured)
+        value = int(configured)
     except ValueError:
-        count = 0
-    if count < 1:
-        raise ConfigError(f"{THREADS_VARIABLE} must be a whole number of threads ≥ 1, not {configured!r}")
-    return count
+        value = least - 1
+    if value < least:
+        raise ConfigError(f"{variable} must be a whole number of {unit} ≥ {least}, not {configured!r}")
+    return value
 
 
 # ------------------------------------------------------------------ the model file
