@@ -119,7 +119,8 @@ class Engine:
             llama_cpp = _llama_cpp()
             path = ensure_model_file(spec, self.cache_dir)
             self._loaded[key] = _closed_at_exit(
-                llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads, verbose=False)
+                llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads,
+                                n_threads_batch=self.threads, verbose=False)
             )
         return self._loaded[key]
 
