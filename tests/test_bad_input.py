@@ -127,6 +127,35 @@ def test_empty_input_never_reaches_the_model_nor_crashes(stdin: str, server: Ope
     assert server.state.requests <= 2  # whitespace may make one leaf per run; nothing else
 
 
+@pytest.mark.parametrize("question", ["", "   "])
+def test_an_empty_question_is_refused_before_any_call(question: str, server: OpenAIServer, tmp_path: Path) -> None:
+    server.state.reset()
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The access code is 7342.\n")
+    done = main("ask", question, str(doc), "--model", "openai/test-model", "--api-base", server.base_url,
+                "--no-cache", "--quiet")
+    one_clear_error(done, 5, "question is empty")
+    assert server.state.requests == 0
+
+
+def test_a_terminal_on_stdin_is_told_what_is_awaited(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "lambda_rlm", "ask", "What is the code?", "--model",
+                             "reference/4k", "--quiet"], stdin=follower, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "LAMBDA_RLM_CACHE_DIR": str(tmp_path)})
+    os.close(follower)
+    os.write(leader, b"\x04")  # Ctrl-D at once: an empty document
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(leader)
+    assert "reading the document from the terminal; end it with Ctrl-D" in err.decode()
+    assert proc.returncode == 5 and b"Traceback" not in err
+
+
 def test_a_one_gigabyte_binary_file_is_refused(tmp_path: Path) -> None:
     sparse = tmp_path / "huge.bin"
     with sparse.open("wb") as f:

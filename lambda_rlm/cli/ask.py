@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from lambda_rlm.core.errors import EXIT_OK
+from lambda_rlm.core.errors import EXIT_OK, ConfigError
 from lambda_rlm.models.backend import run_sync
 
 
@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     from . import options as cli
 
+    if not args.question.strip():
+        raise ConfigError("the question is empty: there is nothing to ask", notes=["lambda-rlm ask QUESTION [FILE]"])
     document = cli.read_document(args.file)
     overrides: dict[str, Any] = {}
     if args.window is None:  # the model's real window, when litellm (or we) know it

@@ -105,13 +105,16 @@ def cache_options(p: argparse.ArgumentParser) -> None:
 
 def read_document(where: str) -> str:
     """The document from a file or stdin, as text; bad input is a ConfigError, not a traceback."""
+    if where == "-" and sys.stdin.isatty():  # nothing piped in: say what is awaited instead of waiting silently
+        print("reading the document from the terminal; end it with Ctrl-D (or give a file)", file=sys.stderr)
     try:
         stream = sys.stdin.buffer if where == "-" else open(where, "rb")  # noqa: SIM115
         with stream:
             head = stream.read(65536)
             if b"\x00" in head:  # decided before reading the rest, so a huge binary costs nothing
                 raise ConfigError(f"the document '{where}' looks binary (it contains NUL bytes); give a text file")
-            data = head + stream.read()
+            data = head + stream.read() if len(head) == 65536 else head  # shorter: the end was read (on a
+            # terminal, a second read would wait for a second Ctrl-D)
     except OSError as exc:
         raise ConfigError(f"cannot read the document '{where}': {exc.strerror or exc}") from None
     if not data.strip():
