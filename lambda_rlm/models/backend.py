@@ -91,7 +91,9 @@ async def settle() -> None:
 
 
 def run_sync(work: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run(work)`, then settle litellm's logging before the loop closes."""
+    """`asyncio.run(work)`, then settle litellm's logging before the loop closes. Called from inside
+    a running event loop (a notebook cell), it runs `work` on a loop of its own in another thread and
+    waits for it, since a loop cannot be entered twice."""
 
     async def settled() -> T:
         try:
@@ -99,7 +101,14 @@ def run_sync(work: Coroutine[Any, Any, T]) -> T:
         finally:
             await settle()
 
-    return asyncio.run(settled())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(settled())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-rlm-run") as worker:
+        return worker.submit(asyncio.run, settled()).result()
 
 
 def translate(err: BaseException, attempts: int, model: str, api_key: str | None) -> LambdaError:
