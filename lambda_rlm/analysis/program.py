@@ -39,6 +39,10 @@ class Program:
     library: Library = field(repr=False)
     main: s.Def | None
 
+    def __repr__(self) -> str:  # the syntax tree would fill a screen
+        what = f"main : {self.type}" if self.main is not None else f"library of {len(self.defs)} definitions"
+        return f"<Program {self.name} ({what})>"
+
     @property
     def type(self) -> str:
         """The type of `main` (or of the last definition when there is no main)."""

@@ -105,6 +105,18 @@ class Result:
     bound: Bound
     trace: tuple[dict[str, Any], ...] = field(repr=False, default=())
 
+    @property
+    def json_value(self) -> Any:
+        """The value as plain JSON data (`json.dumps` takes it): an option is its value or None,
+        a record a dict, a tuple or list a list."""
+        from lambda_rlm.core.values import to_json
+
+        return to_json(self.value)
+
+    def __repr__(self) -> str:  # the trace and the bound's leaves would fill a screen
+        return (f"<Result value={self.json_value!r:.80} calls={self.calls} bound={self.bound.calls} "
+                f"cost=${self.cost_usd:.4f} wall={self.wall_s:.1f}s>")
+
     def stats(self) -> dict[str, Any]:
         return {
             "calls": self.calls, "cache_hits": self.cache_hits, "requests": self.requests,
@@ -161,6 +173,7 @@ class Session:
 
     def __init__(self, config: Config | None = None,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        _refuse_async(on_event)
         self.config = config or Config()
         c = self.config
         self.budget = Budget(c.max_calls, c.max_tokens, c.max_usd,
@@ -196,6 +209,7 @@ class Session:
         from lambda_rlm.models.llm import Oracle
 
         prog, config, bound = planned.program, planned.config, planned.bound
+        _refuse_async(on_event)
         self._refuse_over_budget(bound)
         emit = self.trace.emit if on_event is None else _both(self.trace.emit, on_event)
         oracle = Oracle(config.llm_config(), self.budget, tagged(emit), planned.tokenizer.count, self.cache(config))
@@ -258,6 +272,13 @@ class Session:
                 f"the program may use up to {worst:,} tokens on this input, more than --max-tokens "
                 f"{left if ran else limits.max_tokens:,}{whose}",
                 notes=["nothing was run; raise the limit or shrink the input"])
+
+
+def _refuse_async(on_event: Callable[[dict[str, Any]], None] | None) -> None:
+    """ConfigError for an async listener: it would be called and its coroutine never awaited."""
+    if on_event is not None and asyncio.iscoroutinefunction(on_event):
+        raise ConfigError("on_event must be a plain function: it is called for every event and never awaited",
+                          notes=["pass `lambda event: queue.put_nowait(event)` to hand events to async code"])
 
 
 def _both(first: Callable[[dict[str, Any]], None],
