@@ -8,7 +8,6 @@ no traceback. The options every subcommand shares are in `options`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -121,6 +120,11 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.debug:
             raise
         print(exc.format(), file=sys.stderr)
+        if getattr(args, "json", False) and args.command in ("check", "run", "ask"):  # still one JSON document
+            from .output import document, error
+
+            print(document(args.command, model=getattr(args, "model", None), question=getattr(args, "question", None),
+                           error=error(exc)))
         return exc.exit_code
 
 
@@ -136,8 +140,9 @@ def check(args: argparse.Namespace) -> int:
     config = Config(window=args.window, output_tokens=args.output_tokens)
     b = program.bound(cost_model(config, cl100k()), args.input_tokens)
     if args.json:
-        print(json.dumps({"type": program.type, "bound": b.as_dict(),
-                          "leaves": [_leaf(lf) for lf in b.leaves]}, indent=2))
+        from .output import document
+
+        print(document("check", type=program.type, bound=b.as_dict(), leaves=[_leaf(lf) for lf in b.leaves]))
         return EXIT_OK
     print(f"main : {program.type}")
     print(f"bound for a document of {b.input_tokens:,} tokens, window {b.window:,}, "
@@ -173,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     with progress(not args.quiet and not args.json) as listener:
         result = run_program(program, document, config, on_event=listener, **inputs)
-    print_result(result, args.json)
+    print_result(result, args.json, "run", model=config.model)
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ chooses among them (lambda_rlm/search.py). The model and budget options are `run
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -71,9 +70,11 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
     from lambda_rlm.strategies.plan import arun_choice, explain
 
     from . import options as cli
+    from .output import document as output
 
+    asked = {"model": choice.config.model, "question": args.question}
     if args.dry_run and args.json:
-        print(json.dumps({**choice.as_dict(), "source": choice.source}, ensure_ascii=False, indent=2))
+        print(output("ask", **asked, **choice.as_dict(), source=choice.source))
         return EXIT_OK
     if args.explain or args.dry_run:  # the dry run's output; a run's explanation goes to stderr
         print(explain(choice), file=sys.stdout if args.dry_run else sys.stderr, flush=True)
@@ -81,15 +82,8 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
         return EXIT_OK
     with cli.progress(show_progress) as listener:
         answer = run_sync(arun_choice(choice, args.question, document, listener, session))
-    if args.json:
-        from lambda_rlm.core.values import to_json
-
-        result = answer.result
-        print(json.dumps({"value": to_json(result.value), **result.stats(), "task": answer.task,
-                          "plan": answer.plan, "used_model": answer.used_model, "total_calls": answer.calls},
-                         ensure_ascii=False, indent=2))
-    else:
-        cli.print_result(answer.result, False)
+    cli.print_result(answer.result, args.json, "ask", **asked, task=answer.task, plan=answer.plan,
+                     used_model=answer.used_model, total_calls=answer.calls)
     return EXIT_OK
 
 
@@ -100,11 +94,12 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     from lambda_rlm.strategies.search import arun_search, candidates, explain_candidates, explain_outcomes
 
     from . import options as cli
+    from .output import document as output
 
     cands = candidates(choice, args.question, document, args.search)
+    asked = {"model": choice.config.model, "question": args.question}
     if args.dry_run and args.json:
-        print(json.dumps({**choice.as_dict(), "candidates": [c.as_dict() for c in cands]}, ensure_ascii=False,
-                         indent=2))
+        print(output("ask", **asked, **choice.as_dict(), candidates=[c.as_dict() for c in cands]))
         return EXIT_OK
     if args.explain or args.dry_run:
         print(explain(choice) + "\n" + explain_candidates(cands), file=sys.stdout if args.dry_run else sys.stderr,
@@ -116,9 +111,9 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if args.explain:
         print(explain_outcomes(found), file=sys.stderr, flush=True)
     if args.json:
-        print(json.dumps({"value": to_json(found.value), "task": found.task, "plan": found.plan,
-                          "winner": found.winner, "why": found.why, "total_calls": found.calls,
-                          "candidates": [o.as_event() for o in found.outcomes]}, ensure_ascii=False, indent=2))
+        print(output("ask", **asked, value=to_json(found.value), task=found.task, plan=found.plan,
+                       winner=found.winner, why=found.why, total_calls=found.calls,
+                       candidates=[o.as_event() for o in found.outcomes]))
     else:
         print(show(found.value))
     return EXIT_OK

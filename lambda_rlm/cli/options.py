@@ -8,7 +8,6 @@ so the command line has no import circle. The argparse types refuse values no li
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -144,11 +143,14 @@ def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
     return Config(**fields)
 
 
-def print_result(result: Any, as_json: bool) -> None:
+def print_result(result: Any, as_json: bool, command: str = "run", **fields: Any) -> None:
+    """The value alone, or with `--json` the output document (lambda_rlm/cli/output.py) of `command`."""
     from lambda_rlm.core.values import show, to_json
 
+    from .output import document
+
     if as_json:
-        print(json.dumps({"value": to_json(result.value), **result.stats()}, ensure_ascii=False, indent=2))
+        print(document(command, value=to_json(result.value), **result.stats(), **fields))
     else:
         print(show(result.value))
 
