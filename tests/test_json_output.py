@@ -60,3 +60,21 @@ def test_every_json_mode_prints_one_document_of_the_schema(mode: str, paths: dic
         assert (doc["value"], doc["model"], doc["question"], doc["task"]) == ("7342", "reference/4k", QUESTION, "search")
     if mode == "check, a type error":
         assert doc["error"]["location"].endswith("bad.lam:1:35")  # `doc`, a Text where a List is wanted
+
+
+def test_a_dry_run_prices_the_bound_and_max_usd_below_it_refuses_before_any_call(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """litellm's offline price table (LITELLM_LOCAL_MODEL_COST_MAP): gpt-4o is priced, no key is needed
+    to price it, and the refusal comes before any request (none could be sent without a key)."""
+    monkeypatch.setenv("LAMBDA_RLM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    doc = tmp_path / "big.txt"
+    doc.write_text("The harbour was quiet and the boats stayed in.\n" * 40_000, encoding="utf-8")  # ~400k tokens
+    question = ["ask", "Who signed the lease?", str(doc), "--model", "openai/gpt-4o", "--window", "128k"]
+    assert main([*question, "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    price = float(shown.split("cost ≤ $")[1].split()[0].replace(",", ""))
+    assert price > 0.5  # 400k prompt tokens at gpt-4o's input price alone is about $1
+    assert main([*question, "--max-usd", f"{price / 2:.4f}"]) == 4
+    said = capsys.readouterr()
+    assert "may cost up to $" in said.err and "nothing was run" in said.err and said.out == ""

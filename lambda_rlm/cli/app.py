@@ -158,7 +158,8 @@ def check(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from lambda_rlm.analysis.program import compile
-    from lambda_rlm.runtime.session import run as run_program
+    from lambda_rlm.models.backend import run_sync
+    from lambda_rlm.runtime.session import Session, prepare, refuse_dearer_than
 
     program = compile(Path(args.program))
     if program.main is None:
@@ -176,8 +177,11 @@ def run(args: argparse.Namespace) -> int:
         inputs[name] = value
     document = read_document(args.input)
     config = config_from(args)
-    with progress(not args.quiet and not args.json) as listener:
-        result = run_program(program, document, config, on_event=listener, **inputs)
+    planned = prepare(program, document, config, **inputs)
+    if config.max_usd is not None:
+        refuse_dearer_than(planned.bound, planned.config)
+    with progress(not args.quiet and not args.json) as listener, Session(planned.config, listener) as session:
+        result = run_sync(session.arun(planned))
     print_result(result, args.json, "run", model=config.model)
     return EXIT_OK
 

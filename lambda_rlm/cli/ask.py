@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
     """`ask`: the plan (with --explain or --dry-run), then its run and the answer."""
+    from lambda_rlm.runtime.session import refuse_dearer_than
     from lambda_rlm.strategies.plan import arun_choice, explain
 
     from . import options as cli
@@ -80,6 +81,8 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
         print(explain(choice), file=sys.stdout if args.dry_run else sys.stderr, flush=True)
     if args.dry_run:
         return EXIT_OK
+    if choice.config.max_usd is not None:
+        refuse_dearer_than(choice.bound, choice.config)
     with cli.progress(show_progress) as listener:
         answer = run_sync(arun_choice(choice, args.question, document, listener, session))
     cli.print_result(answer.result, args.json, "ask", **asked, task=answer.task, plan=answer.plan,
@@ -89,7 +92,9 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
 
 def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
     """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
+    from lambda_rlm.core.errors import BudgetExceeded
     from lambda_rlm.core.values import show, to_json
+    from lambda_rlm.runtime.session import worst_cost_usd
     from lambda_rlm.strategies.plan import explain
     from lambda_rlm.strategies.search import arun_search, candidates, explain_candidates, explain_outcomes
 
@@ -106,6 +111,12 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
               flush=True)
     if args.dry_run:
         return EXIT_OK
+    if choice.config.max_usd is not None:
+        dearest = sum(worst_cost_usd(c.bound, c.config) for c in cands)
+        if dearest > choice.config.max_usd:
+            raise BudgetExceeded(f"the search's {len(cands)} candidates may cost up to ${dearest:,.4f} on this input, "
+                                 f"more than --max-usd {choice.config.max_usd:g}",
+                                 notes=["nothing was run; lower --search, or raise the limit"])
     with cli.progress(show_progress) as listener:
         found = run_sync(arun_search(choice, cands, args.question, document, listener, session))
     if args.explain:

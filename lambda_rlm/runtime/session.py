@@ -274,6 +274,26 @@ class Session:
                 notes=["nothing was run; raise the limit or shrink the input"])
 
 
+def refuse_dearer_than(bound: Bound, config: Config, what: str = "the program") -> float:
+    """The run's worst cost (`worst_cost_usd`); BudgetExceeded, before any call, when it is more than
+    `config.max_usd`. The command line checks this before every run; in Python, `max_usd` caps what
+    a run spends as it goes (a run stops before a request that could pass it)."""
+    dollars = worst_cost_usd(bound, config)
+    if config.max_usd is not None and dollars > config.max_usd:
+        raise BudgetExceeded(f"{what} may cost up to ${dollars:,.4f} on this input (litellm's prices for "
+                             f"{config.model}), more than --max-usd {config.max_usd:g}",
+                             notes=["nothing was run; raise the limit or shrink the input"])
+    return dollars
+
+
+def worst_cost_usd(bound: Bound, config: Config) -> float:
+    """The most a run with this bound may cost, at litellm's prices for the model (the dearest
+    deployment of a Router config); 0 for a local or unpriced model. Loads litellm."""
+    from lambda_rlm.models.backend import Backend
+
+    return Backend.make(config.llm_config()).cost(bound.total_prompt_tokens, bound.total_output_tokens)
+
+
 def _refuse_async(on_event: Callable[[dict[str, Any]], None] | None) -> None:
     """ConfigError for an async listener: it would be called and its coroutine never awaited."""
     if on_event is not None and asyncio.iscoroutinefunction(on_event):

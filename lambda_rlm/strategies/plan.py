@@ -366,6 +366,14 @@ async def arun_choice(choice: Choice, question: str, document: str,
     return AskResult(result, choice.task, choice.plan, choice.used_model, choice.classifier)
 
 
+def _dollars(choice: Choice) -> str:
+    from lambda_rlm.runtime.session import worst_cost_usd
+
+    worst = worst_cost_usd(choice.bound, choice.config)
+    return (f"cost ≤ ${worst:,.4f} at litellm's prices for {choice.config.model}" if worst > 0
+            else f"cost: no price known for {choice.config.model} (a local or unpriced model)")
+
+
 def explain(choice: Choice) -> str:
     """The chosen task, the plan's source, τ, k and the bound, as printed by `ask --explain`."""
     b = choice.bound
@@ -387,6 +395,7 @@ def explain(choice: Choice) -> str:
         part,
         f"bound: calls ≤ {b.calls:,}    depth ≤ {b.depth}    prompt ≤ {b.max_prompt_tokens:,} tokens per call, "
         f"≤ {b.total_prompt_tokens:,} in total",
+        _dollars(choice),
         f"--- <plan>/{choice.plan}.lam",
         choice.source.rstrip("\n"),
     ])
