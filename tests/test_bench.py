@@ -91,14 +91,17 @@ def test_a_failed_run_scores_zero_keeps_its_error_and_the_bench_goes_on(tmp_path
 def test_a_run_past_its_deadline_scores_zero_and_the_bench_goes_on(tmp_path: Path) -> None:
     slow = f"{MODEL}?latency=0.2"
     reference.register(slow, tasks=[Gates()])
-    code, _, err = run_cli(tmp_path, "--task", "gates", "--lengths", "16k", "--n", "2", "--baseline", "direct,plan",
-                           "--model", slow, "--concurrency", "1", "--deadline", "0.5", "--no-cache")
+    every = tmp_path / "every.lam"  # reads every chunk (the library plan stops at the first that answers)
+    every.write_text(OWN_PLAN)
+    code, _, err = run_cli(tmp_path, "--task", "gates", "--lengths", "16k", "--n", "2", "--baseline",
+                           f"direct,plan:{every}", "--model", slow, "--concurrency", "1", "--deadline", "0.5",
+                           "--no-cache")
     assert code == 0, err
     records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
-    by_baseline = {b: [r for r in records if r["baseline"] == b] for b in ("direct", "plan")}
+    by_baseline = {b: [r for r in records if r["baseline"] == b] for b in ("direct", f"plan:{every}")}
     assert all(r["error"] is None for r in by_baseline["direct"])  # one call fits the deadline
-    assert len(by_baseline["plan"]) == 2  # the second question ran after the first was cut off
-    for r in by_baseline["plan"]:  # the plan's calls, one at a time, do not
+    assert len(by_baseline[f"plan:{every}"]) == 2  # the second question ran after the first was cut off
+    for r in by_baseline[f"plan:{every}"]:  # the plan's calls, one at a time, do not
         assert r["score"] == 0.0 and "deadline" in r["error"] and r["wall_s"] < 2.0
 
 
