@@ -113,8 +113,11 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_p
     server.state.latency_s = 0.3
     docfile = tmp_path / "doc.txt"
     docfile.write_text(document(600, 500))
+    # One leaf at a time: after the first, several remain for 0.3 s each, so the interrupt never
+    # comes after the last one, however slowly the trace is polled.
     args = [sys.executable, "-m", "lambda_rlm", *run_args(server, tmp_path / "c", "--input", str(docfile),
-                                                          "--quiet", "--trace", str(tmp_path / "t.jsonl"))]
+                                                          "--quiet", "--trace", str(tmp_path / "t.jsonl"),
+                                                          "--concurrency", "1")]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     trace = tmp_path / "t.jsonl"
