@@ -179,6 +179,10 @@ CLASSIFIER_TABLE = [
     ("Which author, whose first book won a prize, lives in Paris?", "multihop", True),
     ("Where does Alice's manager's sister live?", "multihop", True),
     ("How many users whose category is sports joined in May?", "aggregate", False),
+    ("Which is right?\nA) red\nB) blue", "choice", True),
+    ("How many parameters does `f` declare?\n(A) 1\n(B) 2\n(C) 3\nAnswer with the letter.", "choice", True),
+    ("Which two people share an office?\na. Ann and Bo\nb. Cy and Di", "choice", True),
+    ("Which of these is listed?\nA) only one choice", "search", True),
 ]
 
 
@@ -194,7 +198,8 @@ def test_the_table_covers_every_task() -> None:
 @pytest.mark.parametrize(("reply", "task"), [
     ("3", "aggregate"), ("3.", "aggregate"), ("3. aggregate", "aggregate"), ("**5**", "summarise"),
     ("summarize", "summarise"), ("Multi-hop", "multihop"), (" 6) multihop\n", "multihop"),
-    ("I think 3 or maybe 5", None), ("3 or 5", None), ("3. summarise", None), ("7", None), ("0", None),
+    ("I think 3 or maybe 5", None), ("3 or 5", None), ("3. summarise", None), ("8", None), ("0", None),
+        ("7", "choice"),
     ("The answer is 4", None), ("aggregate, maybe", None), ("", None), ("12", None),
 ])
 def test_menu_replies_are_parsed_strictly(reply: str, task: str | None) -> None:

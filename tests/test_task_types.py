@@ -46,17 +46,17 @@ def command(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
 
 
 def test_the_built_in_records_make_the_task_list_the_menu_and_the_leaf_caps() -> None:
-    assert plan.TASKS == ("search", "classify", "aggregate", "pairwise", "summarise", "multihop")
+    assert plan.TASKS == ("search", "classify", "aggregate", "pairwise", "summarise", "multihop", "choice")
     assert plan.LIST_LEAF_RATIO == {"aggregate": 3, "pairwise": 1}
     lines = menu(BUILT_IN).splitlines()
-    assert lines[0] == "1. search: find one fact or value stated somewhere in it" and len(lines) == 6
+    assert lines[0] == "1. search: find one fact or value stated somewhere in it" and len(lines) == 7
     assert all(kind.plan is None for kind in BUILT_IN)  # each has its shipped plan file
 
 
 def test_a_record_s_cues_and_precedence_drive_the_rules() -> None:
     extra = TaskType("shout", "questions in capitals", rules=((r"\bloudly\b", STRONG),), precedence=9)
     assert plan.scores("Say it loudly: how many?", (*BUILT_IN, extra)) == {
-        "classify": 0, "aggregate": 2, "pairwise": 0, "summarise": 0, "multihop": 0, "shout": 2}
+        "classify": 0, "aggregate": 2, "pairwise": 0, "summarise": 0, "multihop": 0, "choice": 0, "shout": 2}
 
 
 def test_a_plug_in_task_type_runs_through_ask_task(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_a_plug_in_task_type_runs_through_ask_task(tmp_path: Path) -> None:
              "print(plan.classify('What is the line count?'), t.menu(t.task_types()).splitlines()[-1])")
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     # A tie with aggregate's "count": its precedence picks it, and the rules are unsure.
-    assert shown.stdout.strip() == "('linecount', False) 7. linecount: count the lines of the document"
+    assert shown.stdout.strip() == "('linecount', False) 8. linecount: count the lines of the document"
 
 
 def test_a_plug_in_that_is_not_a_task_type_is_a_clear_error(tmp_path: Path) -> None:

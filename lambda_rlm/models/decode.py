@@ -80,6 +80,8 @@ def _format(type_: t.Type) -> str:
             )
         case t.TCon("Option", (inner,)):
             return f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD}."
+        case t.TLabels(keys) if not all(k.isdigit() for k in keys):
+            return "Reply with a JSON object that gives one of the offered choices for each key it asks for."
         case t.TLabels():
             # Constant per type shape (the keys and choices are in the prompt), so prefixes are shared.
             return ("Reply with a JSON object that maps the number of every item you are given to its "

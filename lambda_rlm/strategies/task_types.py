@@ -19,6 +19,7 @@ STRONG, WEAK = 2, 1  # a cue's weight: one strong cue makes the rules sure, a we
 
 _NOUN = (r"(?:document|text|email|e-mail|message|letter|article|review|file|page|report|ticket|passage|paper|story"
          r"|essay|chapter|book|contract|transcript|log|module|code|thread|post)")
+_CHOICES = r"(?m)^[ \t]*(?:\(A\)|A[).:])[ \t]+\S.*\n[ \t]*(?:\(B\)|B[).:])[ \t]+\S"  # lines A) … then B) …
 _WHOLE = r"(?:document|text|list|passage|file|report|article|context|data|records?|table|book)"  # not a hop
 
 
@@ -73,6 +74,11 @@ BUILT_IN = (
         (rf"\b(?:of|by|for|to|from|with|at|in|on) the (?!{_WHOLE}\b)\w+(?: \w+)? (?:who|that|which|whom)\b", STRONG),
         (r"\bof the \w+ of\b|\b(?:and then|in turn)\b", WEAK),
     ), precedence=3, aliases=("multi-hop", "multi hop")),
+    TaskType("choice", "pick the right one of the lettered choices a question lists", (
+        # A question that lists lettered choices is answered by one whatever else it asks ("how many
+        # …?" then A) to D)), so its cue outweighs every other task type's cues together.
+        (_CHOICES, 10 * STRONG),
+    ), precedence=6, aliases=("multiple choice", "multiple-choice")),
 )
 
 

@@ -189,10 +189,10 @@ def _pools(fns: list[Function]) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class CodeQA:
-    """Multiple choice about the stdlib's source; the `search` plan answers it."""
+    """Multiple choice about the stdlib's source; the `choice` plan answers it."""
 
     name: str = "codeqa"
-    plan: str = "search"
+    plan: str = "choice"
     kinds: tuple[str, ...] = ("return", "param", "count", "calls")
 
     def generate(self, length: int, n: int, seed: int, count: Count) -> list[Instance]:

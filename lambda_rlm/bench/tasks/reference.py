@@ -7,7 +7,9 @@ needle cut off by the window, or a question pushed out of it, is not seen. Withi
 it is a perfect reader of the benchmark tasks: it recognises the leaf forms of the task plans
 (`combinators/plans/*.lam`) by their delimiters and asks every task's `read_answer` or
 `read_items` (tasks/base.py) about the delimited text, replying in the format the system
-message asks for (NONE for an absent Option, a JSON array for a list). Runs with it measure the
+message asks for (NONE for an absent Option, a JSON array for a list); a `choose` leaf, which
+shows a multiple-choice question's choices without their letters, is read as the lettered
+question it came from. Runs with it measure the
 orchestration — calls, tokens, latency shape and scores — without any real model.
 `reference/32k?latency=0.05` waits 50 ms per call.
 """
@@ -121,6 +123,8 @@ def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
     if block is None:
         return absent
     tag, body = block[1], block[2]
+    if "one of the offered choices" in system:  # choose: a multiple-choice question, answered by text
+        return json.dumps({"answer": _choice(body, prompt, tasks) or ABSENT}, ensure_ascii=False)
     if "maps the number of every item" in system:  # label_records: one label per numbered record
         return json.dumps(_numbered_labels(body, prompt, tasks), ensure_ascii=False)
     if '"item"' in system:  # a list of {item, label} records
@@ -180,6 +184,22 @@ def _numbered_labels(body: str, prompt: str, tasks: Sequence[Task]) -> dict[str,
         found += [lab for task in tasks if (lab := _label(task, m[2])) is not None]
         labels[m[1]] = found[0] if found else (choices[0] if choices else "unknown")
     return labels
+
+
+_PICK = re.compile(r"^Question: (.*?)\nChoices:\n((?:- [^\n]*\n)+)Which choice", re.MULTILINE | re.DOTALL)
+_LETTERS = "ABCDEFGHIJ"
+
+
+def _choice(body: str, prompt: str, tasks: Sequence[Task]) -> str | None:
+    """choose's reply: the text of the choice a task's reader finds right, asked as the lettered
+    question it would be (the stem, "A) …" lines, and an answer line), or None."""
+    shown = _PICK.search(prompt)
+    if shown is None:
+        return None
+    texts = [line[2:] for line in shown[2].splitlines()]
+    lettered = "\n".join(f"{letter}) {text}" for letter, text in zip(_LETTERS, texts, strict=False))
+    letter = _answer(f"{shown[1]}\n{lettered}\nAnswer with the letter of the correct choice.", body, tasks)
+    return texts[_LETTERS.index(letter)] if letter and letter in _LETTERS[:len(texts)] else None
 
 
 def _label(task: Task, text: str) -> str | None:
