@@ -4,7 +4,9 @@ Symbolic and cheap (no model call, cost 0). `grounded` keeps only the sentences 
 text holds, so a multi-hop plan builds its next hop from facts of the document, never from ones
 a small model made up. `support` lets a lookup plan choose among answers that are all copied
 from the document, preferring the one whose surroundings say what the question asks about,
-instead of whichever chunk came first.
+instead of whichever chunk came first. `linked` gathers the sentences that chain from a
+question's proper names (lambda_rlm.text.names), so a multi-hop plan can follow links without
+asking a model which sentence comes next.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from lambda_rlm.analysis import absdomain as a
 from lambda_rlm.core.registry import combinator
 from lambda_rlm.core.values import Some
+from lambda_rlm.text import names
 
 NEAR_CHARS = 300  # how far around the answer its support is read, on each side
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -60,3 +63,17 @@ def support(question: str, text: str, answer: str) -> int:
     around = text[max(0, where - NEAR_CHARS) : where + len(answer) + NEAR_CHARS].casefold()
     near = set(_WORD.findall(around))
     return len(_terms(question) & near)
+
+
+def _abs_linked(an: object, question: a.AValue, text: a.AValue) -> a.AValue:
+    most = names.HOPS * names.PER_HOP
+    if not isinstance(text, a.Text) or text.tokens is None:
+        return a.Lst(most, a.Text(None))
+    return a.Lst(min(most, text.tokens), a.Text(text.tokens))
+
+
+@combinator("linked : Text -> Text -> List Text", abstract=_abs_linked)
+def linked(question: str, text: str) -> tuple[str, ...]:
+    """The sentences of `text` that chain from the question's proper names, hop by hop (names.linked):
+    those naming a name of the question, then those naming a name they brought in, and so on."""
+    return tuple(names.linked(question, text))
