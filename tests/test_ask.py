@@ -89,7 +89,9 @@ def reader(messages: list[dict[str, Any]]) -> str:
     if '("item")' in prompt:
         records = [{"item": u, "label": c or None} for u, c in PARTIAL_RECORD.findall(prompt)]
         return json.dumps(records) if records else "NONE"
-    if "Summarise the text above" in prompt or "Merge the two summaries" in prompt:
+    if "that state its key facts" in prompt:  # summarise's extracting leaf: copies them, or NONE
+        return " ".join(KEY.findall(prompt.split("</text>")[0])) or "NONE"
+    if "Summarise the text above" in prompt or "Merge the two summaries" in prompt or "Summarise them" in prompt:
         return " ".join(KEY.findall(prompt)) or "Nothing of note."
     if "Facts found so far" in prompt:  # the second hop: sentences about what the facts name
         passage = prompt.split("</passage>")[0]
@@ -322,16 +324,25 @@ def test_pairwise_crosses_records_symbolically(tmp_path: Path, question: str, an
     assert list(got.value) == answer and got.result.calls > 1
 
 
-def test_summarise_recurses_once_and_merges_in_order(tmp_path: Path) -> None:
-    doc = planted(12_000, ["Key fact: the dam opened in 1931.", "Key fact: the river flooded twice.",
-                           "Key fact: the town moved uphill."])
-    got, _ = answered("Summarise the history of the town.", doc, tmp_path)
+FACTS = ["Key fact: the dam opened in 1931.", "Key fact: the river flooded twice.", "Key fact: the town moved uphill."]
+
+
+def test_summarise_copies_the_key_facts_then_summarises_them_in_one_call(tmp_path: Path) -> None:
+    got, provider = answered("Summarise the history of the town.", planted(12_000, FACTS), tmp_path)
     assert (got.task, got.plan) == ("summarise", "summarise")
-    assert got.value == ("Key fact: the dam opened in 1931. Key fact: the river flooded twice. "
-                         "Key fact: the town moved uphill.")
+    # the summary of the copied facts, then the facts themselves, verbatim and in order
+    assert got.value == " ".join(FACTS) + "\n\nKey facts:\n" + "\n".join(FACTS)
+    chunks = sum("that state its key facts" in prompt_of(s.messages) for s in provider.sent)
+    assert chunks > 1 and got.result.calls == chunks + 1 < got.result.bound.calls
+
+
+def test_summarise_without_a_fact_to_copy_recurses_once_and_merges_in_order(tmp_path: Path) -> None:
+    got, _ = answered("Summarise the history of the town.", filler(12_000), tmp_path)
+    assert got.value == "Nothing of note."
     k = got.result.bound.k
     assert k is not None and got.result.bound.depth == 1
-    assert got.result.calls + got.result.cache_hits == 2 * k - 1  # k leaves, k - 1 merges (some alike)
+    # k parts copied nothing; then k leaves and k - 1 merges (some alike)
+    assert got.result.calls + got.result.cache_hits == k + 2 * k - 1
 
 
 def test_multihop_reads_every_chunk_again_with_the_first_hop(tmp_path: Path) -> None:
