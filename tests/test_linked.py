@@ -92,3 +92,16 @@ def test_a_question_naming_nothing_is_answered_by_reading_the_chunks(tmp_path: P
         result = run(compile_plan("multihop"), story(), config, question="Where does the mentor's manager work?")
     assert result.value == "NOT FOUND"
     assert provider.calls == result.calls > 1  # every chunk was read
+
+
+def test_an_answer_not_copied_from_the_chain_sends_the_plan_to_read_the_chunks(tmp_path: Path) -> None:
+    def inventive(messages: list[dict[str, Any]]) -> str:
+        return "the Atlantis shipyard" if "Notes copied" in messages[1]["content"] else "NONE"
+
+    provider = ScriptedProvider(script=inventive)
+    config = Config(model="lrtest/inventive", window=2048, cache_dir=str(tmp_path))
+    with registered(lrtest=provider):
+        result = run(compile_plan("multihop"), story(), config,
+                     question="Where does Priya Ndlovu's mentor's manager work?")
+    assert result.value == "NOT FOUND"  # the chunks were read, and no leaf copied a note
+    assert provider.calls == result.calls > 2

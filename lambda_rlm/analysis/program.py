@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from . import partition
 from .cost import Analyser, Bound, CostModel, check_window
 
 PRELUDE = "prelude"
+MAX_PROGRAM_BYTES = 1 << 20  # a program file or an imported one
 INPUT_TYPES = "Text, Int, Float, Bool, or a List of these"
 
 
@@ -135,15 +137,20 @@ def _input_size(inp: Input, index: int, doc_tokens: int, arg_tokens: dict[str, i
 # ---------------------------------------------------------------------- loading
 
 
-def compile(source: str | Path, library: Library | None = None, name: str | None = None) -> Program:  # noqa: A001
-    """Parse, resolve imports, check types and termination; raises the project's errors."""
+def compile(source: str | Path, library: Library | None = None, name: str | None = None,  # noqa: A001
+            import_dirs: Iterable[str | Path] = ()) -> Program:
+    """Parse, resolve imports, check types and termination; raises the project's errors.
+
+    A program imports files of its own folder (the working directory for a program given as
+    text) and of `import_dirs`, and only regular files of at most MAX_PROGRAM_BYTES."""
     library = library or standard_library()
     text, name, base = _read(source, name)
     loaded: list[tuple[s.Def, str]] = []
     seen: set[str] = set()
     _load_library_module(PRELUDE, library, loaded, seen, ())
     module = parse_module(text, name)
-    _load_imports(module, base, library, loaded, seen, (name,))
+    roots = ((base or Path.cwd()).resolve(), *(Path(d).expanduser().resolve() for d in import_dirs))
+    _load_imports(module, base, library, loaded, seen, (name,), roots)
     loaded.extend((d, name) for d in module.defs)
     defs = _check_names(loaded, library)
     typing = _typecheck(_topological(defs), library)
@@ -156,11 +163,28 @@ def compile(source: str | Path, library: Library | None = None, name: str | None
 def _read(source: str | Path, name: str | None) -> tuple[str, str, Path | None]:
     if isinstance(source, Path) or (source.endswith(".lam") and "\n" not in source and len(source) < 4096):
         path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8"), name or str(source), path.parent
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModuleImportError(f"cannot read program file '{source}': {exc}") from None
+        return _program_text(path, f"program file '{source}'"), name or str(source), path.parent
     return source, name or "<string>", None
+
+
+def _program_text(path: Path, what: str, span: Span | None = None) -> str:
+    """The text of a program file: a regular file of at most MAX_PROGRAM_BYTES of UTF-8 (a device, a
+    FIFO or a huge file is refused before it is read whole, or waited on)."""
+    try:
+        mode = path.stat()
+        if not stat.S_ISREG(mode.st_mode):
+            raise ModuleImportError(f"cannot read {what}: it is not a regular file", span)
+        with path.open("rb") as f:
+            data = f.read(MAX_PROGRAM_BYTES + 1)
+    except OSError as exc:
+        raise ModuleImportError(f"cannot read {what}: {exc.__class__.__name__}", span) from None
+    if len(data) > MAX_PROGRAM_BYTES:
+        raise ModuleImportError(f"cannot read {what}: it is larger than {MAX_PROGRAM_BYTES // 1024} KiB, "
+                                "too large for a program", span)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModuleImportError(f"cannot read {what}: it is not UTF-8 text", span) from None
 
 
 def _load_library_module(mod: str, library: Library, out: list[tuple[s.Def, str]], seen: set[str],
@@ -174,12 +198,12 @@ def _load_library_module(mod: str, library: Library, out: list[tuple[s.Def, str]
     seen.add(key)
     text, path = library.modules[mod]
     module = parse_module(text, path)
-    _load_imports(module, None, library, out, seen, (*chain, key))
+    _load_imports(module, None, library, out, seen, (*chain, key), ())  # library modules import no files
     out.extend((d, path) for d in module.defs)
 
 
 def _load_imports(module: s.Module, base: Path | None, library: Library, out: list[tuple[s.Def, str]],
-                  seen: set[str], chain: tuple[str, ...]) -> None:
+                  seen: set[str], chain: tuple[str, ...], roots: tuple[Path, ...]) -> None:
     for imp in module.imports:
         if not imp.is_file:
             _load_library_module(imp.target, library, out, seen, chain, imp.span)
@@ -194,12 +218,13 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
         if key in seen:
             continue
         seen.add(key)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise ModuleImportError(f"cannot read '{imp.target}': {exc.__class__.__name__}", imp.span) from None
+        if not any(path.is_relative_to(root) for root in roots):
+            raise ModuleImportError(f"cannot import '{imp.target}': it is outside the program's folder {roots[0]}",
+                                    imp.span, ["a program imports files of its own folder; allow another folder with "
+                                               "compile(..., import_dirs=[...]) or --import-dir"])
+        text = _program_text(path, f"'{imp.target}'", imp.span)
         sub = parse_module(text, str(path))
-        _load_imports(sub, path.parent, library, out, seen, (*chain, key))
+        _load_imports(sub, path.parent, library, out, seen, (*chain, key), roots)
         out.extend((d, str(path)) for d in sub.defs)
 
 

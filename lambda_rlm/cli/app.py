@@ -39,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="type-check a program and print its cost bound")
     c.add_argument("program", help="a .lam file")
+    c.add_argument("--import-dir", action="append", default=[], metavar="DIR",
+                   help="a folder whose files the program may import, besides its own (repeatable)")
     c.add_argument("--input-tokens", type=tokens, default=100_000, help="document size (default 100k)")
     c.add_argument("--window", type=window, default=8192, help="model window in tokens (default 8192)")
     c.add_argument("--output-tokens", type=tokens, default=512, help="max output tokens per call")
@@ -46,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a program on a document")
     r.add_argument("program", help="a .lam file")
+    r.add_argument("--import-dir", action="append", default=[], metavar="DIR",
+                   help="a folder whose files the program may import, besides its own (repeatable)")
     r.add_argument("--input", default="-", help="the document: a file, or - for stdin (default)")
     r.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="another input of main")
     run_options(r)
@@ -133,7 +137,7 @@ def check(args: argparse.Namespace) -> int:
     from lambda_rlm.runtime.session import Config, cost_model
     from lambda_rlm.text.tokens import cl100k
 
-    program = compile(Path(args.program))
+    program = compile(Path(args.program), import_dirs=args.import_dir)
     if program.main is None:
         print(f"{args.program}: library module, {len(program.defs)} definitions checked")
         return EXIT_OK
@@ -161,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from lambda_rlm.models.backend import run_sync
     from lambda_rlm.runtime.session import Session, prepare, refuse_dearer_than
 
-    program = compile(Path(args.program))
+    program = compile(Path(args.program), import_dirs=args.import_dir)
     if program.main is None:
         raise UnboundNameError(f"{args.program} has no 'main' definition to run",
                          notes=["`lambda-rlm check` accepts library modules; `run` needs a main"])

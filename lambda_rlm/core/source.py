@@ -6,6 +6,8 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+EXCERPT_CHARS = 120  # the most of one source line an error shows
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -52,13 +54,21 @@ class Span:
         return f"{self.source.name}:{line}:{col}"
 
     def excerpt(self) -> str:
-        """The span's first line followed by a caret line under the span."""
+        """The span's first line followed by a caret line under the span. A line longer than
+        EXCERPT_CHARS is shown only around the span, between "…" marks, and characters that are
+        not printable show as "?": an error never echoes a whole file that is one long line, nor
+        drives the terminal."""
         line, col = self.source.position(self.start)
         text = self.source.line_text(line)
         end_line, end_col = self.source.position(self.end)
         width = (end_col - col) if end_line == line and self.end > self.start else 1
-        width = max(1, min(width, len(text) - col + 1))
-        return f"    {text}\n    {' ' * (col - 1)}{'^' * width}"
+        lo = max(0, min(col - 1 - EXCERPT_CHARS // 2, len(text) - EXCERPT_CHARS))
+        shown = text[lo : lo + EXCERPT_CHARS]
+        col -= lo
+        width = max(1, min(width, len(shown) - col + 1))
+        before, after = ("…" if lo > 0 else ""), ("…" if lo + EXCERPT_CHARS < len(text) else "")
+        shown = "".join(c if c.isprintable() or c == "\t" else "?" for c in shown)
+        return f"    {before}{shown}{after}\n    {' ' * (col - 1 + len(before))}{'^' * width}"
 
     def text(self) -> str:
         return self.source.text[self.start : self.end]

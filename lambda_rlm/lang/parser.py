@@ -99,7 +99,8 @@ def _syntax_error(exc: UnexpectedInput, source: Source, offset: int, end: int) -
             pos = offset + len(source.text[offset:end].rstrip())
             message = "unexpected end of input"
         else:
-            message = f"unexpected {exc.token.value!r}"
+            token = str(exc.token.value)
+            message = f"unexpected {token if len(token) <= 40 else token[:39] + '…'!r}"
     else:
         message = "cannot parse this"
     expected = sorted({_TOKEN_NAMES[t] if t in _TOKEN_NAMES else _describe(t) for t in getattr(exc, "expected", ())},
