@@ -214,3 +214,58 @@ def test_a_planted_pickle_in_the_cache_is_a_miss_not_code(server: OpenAIServer, 
     second = run(program, doc, config(server, tmp_path))
     assert second.value == first.value and second.calls == 1 and second.cache_hits == 0
     assert not (tmp_path / "pwned").exists()
+
+
+# ------------------------------------------------------------------ keys from every source
+
+ROUTER_KEY = "rk-router-SECRET-5678abcd"
+ENV_KEY = "ek-environment-SECRET-9012"
+
+
+def test_a_key_from_a_router_config_or_the_environment_is_scrubbed_from_errors_and_replies(
+        server: OpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys given three ways (a router config file, the environment, --api-key), echoed back by the
+    server in a 401 and in a reply: none is in stdout, stderr, the trace, the cache or its WAL."""
+    monkeypatch.setenv("LRTEST_SERVICE_TOKEN", ENV_KEY)
+    (tmp_path / "config").mkdir()
+    router = tmp_path / "config" / "router.yaml"  # where the key is written, and meant to be
+    router.write_text(f"model_list:\n  - model_name: test\n    litellm_params:\n      model: openai/test-model\n"
+                      f"      api_base: {server.base_url}\n      api_key: {ROUTER_KEY}\n")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LRTEST_SERVICE_TOKEN": ENV_KEY}
+    out = tmp_path / "out"  # everything the runs write
+    out.mkdir()
+    base = ["run", str(ROOT / "examples" / "search.lam"), "--arg", "question=q", "--cache-dir",
+            str(out / "cache"), "--trace", str(out / "trace.jsonl")]
+
+    def cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lambda_rlm", *base, *extra], input="some text",
+                              capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+
+    server.state.error_status, server.state.error_message = 401, ECHO + f" (service token {ENV_KEY})"
+    refused = cli("--model", str(router))
+    assert refused.returncode == 5 and "Traceback" not in refused.stderr, refused.stderr
+    assert server.state.auth_headers == [f"Bearer {ROUTER_KEY}"], refused.stderr  # the router's key was sent
+
+    server.state.reset()
+    for key, extra in ((ROUTER_KEY, ["--model", str(router)]),
+                       (SECRET, ["--model", "openai/test-model", "--api-base", server.base_url, "--api-key", SECRET])):
+        server.state.reply = lambda messages, key=key: f"the key is {key}, and the token {ENV_KEY}"  # type: ignore[misc]
+        answered = cli(*extra, "--no-cache")
+        assert answered.returncode == 0, answered.stderr
+        assert answered.stdout.strip() == "the key is ***, and the token ***"
+        for key in (SECRET, ROUTER_KEY, ENV_KEY):
+            assert_nowhere(key, out, answered.stdout, answered.stderr, refused.stdout, refused.stderr)
+    server.state.reply = lambda messages: f"the key is {ROUTER_KEY}, and the token {ENV_KEY}"
+    cached = cli("--model", str(router))  # and through the cache, whose files are searched too
+    assert cached.returncode == 0, cached.stderr
+    for key in (SECRET, ROUTER_KEY, ENV_KEY):
+        assert_nowhere(key, out, cached.stdout, cached.stderr)
+
+
+def test_a_router_config_that_does_not_parse_is_not_quoted(tmp_path: Path) -> None:
+    router = tmp_path / "router.yaml"
+    router.write_text(f"model_list:\n  - model_name: test\n    litellm_params: {{api_key: {ROUTER_KEY}\n")
+    cfg = Config(model=str(router), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(LambdaError) as info:
+        run(PROGRAM, "one two three four five", cfg)
+    assert "not valid YAML" in info.value.format() and ROUTER_KEY not in info.value.format()

@@ -78,6 +78,8 @@ def window(text: str) -> int:
 def run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--model", default=None, help="a litellm model string or a Router config file")
     r.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
+    r.add_argument("--api-key", default=None, help="the provider's key (prefer its environment variable: a key on "
+                   "the command line is visible to other users of the machine)")
     r.add_argument("--window", type=window, default=None, help="the model's window in tokens")
     r.add_argument("--output-tokens", type=tokens, default=None, help="max output tokens per call")
     r.add_argument("--concurrency", type=positive, default=8, help="requests in flight at once (default 8)")
@@ -129,7 +131,8 @@ def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
     from lambda_rlm.runtime.session import Config
 
     fields: dict[str, Any] = {
-        "api_base": args.api_base, "concurrency": args.concurrency, "max_calls": args.max_calls,
+        "api_base": args.api_base, "api_key": args.api_key, "concurrency": args.concurrency,
+        "max_calls": args.max_calls,
         "max_tokens": args.max_tokens, "max_usd": args.max_usd, "deadline_s": args.deadline,
         "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
         "trace_path": args.trace, "max_attempts": args.max_attempts, "reasks": args.reasks,

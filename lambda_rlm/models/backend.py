@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,10 +111,12 @@ def run_sync(work: Coroutine[Any, Any, T]) -> T:
         return worker.submit(asyncio.run, settled()).result()
 
 
-def translate(err: BaseException, attempts: int, model: str, api_key: str | None) -> LambdaError:
-    """Our error for a litellm failure, in one paragraph and without the API key."""
+def translate(err: BaseException, attempts: int, model: str, api_key: str | None,
+              secrets: Iterable[str] = ()) -> LambdaError:
+    """Our error for a litellm failure, in one paragraph and without the API key (nor any other
+    of the `secrets` the run knows)."""
     name, code = type(err).__name__, status(err)
-    detail = scrub(str(err), api_key).removeprefix(f"{name}: ")
+    detail = scrub(str(err), (api_key, *secrets)).removeprefix(f"{name}: ")
     if is_transient(err):
         return LeafError(f"model '{model}' still failed after {attempts} attempts ({name}): {detail}")
     if code in (401, 403) or _MISSING_KEY.search(detail):
@@ -163,6 +165,7 @@ class Backend:
         group: str,
         models: list[str],
         identity: str,
+        secrets: Iterable[str] = (),
     ) -> None:
         for model in models:  # in-process models (local/..., reference/...): served, their files checked now
             found = providers.find(model)
@@ -174,6 +177,7 @@ class Backend:
         self._group = group
         self._models = models
         self.identity = identity
+        self.secrets = tuple(dict.fromkeys(x for x in (config.api_key, *secrets) if x))  # what scrub must hide
         self._prices: dict[str, tuple[float, float]] = {}
         if config.structured_output is not None:
             self.structured = config.structured_output
@@ -204,7 +208,7 @@ class Backend:
         ]
         identity = "router:" + json.dumps(sorted(shown, key=str), separators=(",", ":"))
         router = litellm.Router(model_list=model_list, **{**settings, "num_retries": 0})
-        return cls(litellm, config, router, group, models, identity)
+        return cls(litellm, config, router, group, models, identity, config_secrets([model_list, settings]))
 
     async def complete(self, kwargs: dict[str, Any]) -> Any:
         kwargs = {**kwargs, "num_retries": 0, "max_retries": 0}  # tenacity owns the retries
@@ -268,7 +272,12 @@ def _read_router_config(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any
         loads = json.loads if path.suffix == ".json" else importlib.import_module("yaml").safe_load
         data = loads(text)
     except Exception as err:  # noqa: BLE001 - json and yaml errors alike
-        raise ConfigError(f"the router config {path} is not valid: {err}") from None
+        # Where, not what: the parsers quote the offending line, which may hold a key.
+        mark = getattr(err, "problem_mark", None)
+        line = getattr(err, "lineno", None) or (mark.line + 1 if mark is not None else None)
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise ConfigError(f"the router config {path} is not valid {kind}" + (f" (line {line})" if line else "")) \
+            from None
     model_list = data.get("model_list") if isinstance(data, dict) else None
     ok = (
         isinstance(model_list, list)
@@ -352,20 +361,47 @@ def retry_after(err: BaseException | None) -> float | None:
     return None
 
 
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+_SHORTEST_SECRET = 8  # shorter values named like secrets are placeholders ("none", "x"), not keys
+
+
 def _environment_secrets() -> list[str]:
-    names = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-    return [v for k, v in os.environ.items() if names.search(k) and len(v) >= 8]
+    return [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _SHORTEST_SECRET]
 
 
-def scrub(text: str, api_key: str | None) -> str:
+def config_secrets(settings: Any, name: str = "") -> list[str]:
+    """Every value named like a secret (api_key, aws_secret_access_key, …) anywhere in a router
+    config's model list or settings; `os.environ/…` references name a variable, not a key."""
+    if isinstance(settings, dict):
+        return [found for k, v in settings.items() for found in config_secrets(v, str(k))]
+    if isinstance(settings, list):
+        return [found for v in settings for found in config_secrets(v, name)]
+    if isinstance(settings, str) and _SECRET_NAME.search(name) and len(settings) >= _SHORTEST_SECRET:
+        return [] if settings.startswith("os.environ/") else [settings]
+    return []
+
+
+def _known(secrets: str | Iterable[str | None] | None) -> list[str]:
+    given = [secrets] if isinstance(secrets, str) or secrets is None else list(secrets)
+    return [s for s in (*given, *_environment_secrets()) if s]
+
+
+def redact(text: str, secrets: str | Iterable[str | None] | None) -> str:
+    """`text` with every secret the run knows (given, or named like one in the environment) as ***:
+    for a model's reply, which a provider may echo a key into, before it is cached or shown."""
+    for secret in sorted(_known(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def scrub(text: str, secrets: str | Iterable[str | None] | None) -> str:
     """One line, at most 300 characters, with no API key or bearer token in it.
 
     Keys reach litellm from the environment too (OPENAI_API_KEY, GROQ_API_KEY …), whatever their
-    shape, so the value of every variable named like a secret is scrubbed as well.
+    shape, so the value of every variable named like a secret is scrubbed as well, besides the
+    keys given (`--api-key`, and those written in a router config file).
     """
-    for secret in (api_key, *_environment_secrets()):
-        if secret:
-            text = text.replace(secret, "***")
+    text = redact(text, secrets)
     text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
     text = re.sub(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}", "***", text)
     text = text.split("Traceback (most recent call last)")[0].replace("litellm.", "")

@@ -28,7 +28,18 @@ from lambda_rlm.core import values
 from lambda_rlm.core.errors import LambdaError, LeafError
 
 from . import decode
-from .backend import Backend, CallTimeout, from_provider, is_transient, retry_after, scrub, status, translate, unpack
+from .backend import (
+    Backend,
+    CallTimeout,
+    from_provider,
+    is_transient,
+    redact,
+    retry_after,
+    scrub,
+    status,
+    translate,
+    unpack,
+)
 from .backend import LLMConfig as LLMConfig
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
@@ -249,7 +260,7 @@ class Oracle:
             if not is_transient(err) or self.config.max_attempts <= 1:
                 if not from_provider(err):
                     raise  # our own errors, and our bugs, stay as they are
-                raise translate(err, 1, self.config.model, self.config.api_key) from None
+                raise translate(err, 1, self.config.model, self.config.api_key, self._secrets()) from None
             first: BaseException | None = err
         # Most leaves succeed at once, so tenacity (and the reference cycles its state makes) is
         # only set up after a transient failure. Its first attempt replays that failure, so
@@ -268,7 +279,7 @@ class Oracle:
             left = self.budget.remaining_s()
             if left is not None and seconds >= left:
                 cause = "no reply" if err is None else (
-                    f"{type(err).__name__}: {scrub(str(err), self.config.api_key)}"
+                    f"{type(err).__name__}: {scrub(str(err), (self.config.api_key, *self._secrets()))}"
                     if not isinstance(err, CallTimeout) else str(err))
                 message = (f"the last attempt failed ({cause}) and the deadline leaves {max(left, 0):.2f} s, "
                            "less than the wait before the next retry")
@@ -301,7 +312,7 @@ class Oracle:
         except Exception as err:
             if not from_provider(err):
                 raise  # our own errors, and our bugs, stay as they are
-            raise translate(err, attempt_number, self.config.model, self.config.api_key) from None
+            raise translate(err, attempt_number, self.config.model, self.config.api_key, self._secrets()) from None
         return reply, attempt_number
 
     async def _attempt(
@@ -343,7 +354,7 @@ class Oracle:
                 raise CallTimeout(f"no reply within {timeout:.1f} s") from None
             raise
         text, prompt_tokens, completion_tokens = unpack(response)
-        text = self._clip(text)
+        text = self._clip(redact(text, backend.secrets))  # a provider may echo a key into a reply
         prompt_tokens = estimate if prompt_tokens is None else prompt_tokens
         completion_tokens = self._count(text) if completion_tokens is None else completion_tokens
         cost = backend.actual_cost(response, prompt_tokens, completion_tokens)
@@ -378,6 +389,10 @@ class Oracle:
         if self._backend is None:
             self._backend = Backend.make(self.config)
         return self._backend
+
+    def _secrets(self) -> tuple[str, ...]:
+        """The keys the backend knows (the given one, and those of a router config), once it is made."""
+        return self._backend.secrets if self._backend is not None else ()
 
     def _emit(self, event: str, key: str, **fields: Any) -> None:
         if self._on_event is not None:
