@@ -393,3 +393,32 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(where: str) -> None:
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr
     assert "ConfigError" in debug.stderr and "looks binary" in debug.stderr
+
+
+# ---------------------------------------------------------------------- found under attack
+
+@pytest.mark.parametrize("option", [
+    ("check", str(SEARCH), "--window", "inf"), ("check", str(SEARCH), "--input-tokens", "inf"),
+    ("check", str(SEARCH), "--output-tokens", "infinity"), ("check", str(SEARCH), "--window", "1e400"),
+    ("check", str(SEARCH), "--input-tokens", "nan"), ("run", str(SEARCH), "--max-tokens", "inf"),
+    ("bench", "--lengths", "inf"),
+], ids=lambda o: " ".join(o[2:] if o[0] != "bench" else o))
+def test_an_infinite_count_is_a_usage_error(option: tuple[str, ...]) -> None:
+    done = main(*option)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "not a token count" in done.stderr
+
+
+@pytest.mark.parametrize(("program", "says"), [
+    ("def main (doc : Text) : List Int = " + "[" * 400 + "]" * 400, "nests too deeply to be checked"),
+    ("def main (doc : Text) : Text = " + " ".join(f"let x{i} = doc in" for i in range(3000)) + " doc",
+     "nests too deeply to be read"),
+    ("\n".join(["def f0 (x : Text) : Text = x", *(f"def f{i} (x : Text) : Text = f{i - 1} x" for i in range(1, 2000)),
+                "def main (doc : Text) : Text = f1999 doc"]), "nests its calls too deeply to be bounded"),
+], ids=["brackets", "lets", "definitions"])
+def test_a_deeply_nested_program_is_a_located_error(program: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "deep.lam"
+    path.write_text(program + "\n")
+    for command in ("check", "run"):
+        done = main(command, str(path), stdin="some text")
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and says in done.stderr and len(done.stderr) < 2_000

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lambda_rlm.core import types as t
-from lambda_rlm.core.errors import ModuleImportError, TerminationError, TypeCheckError, UnboundNameError
+from lambda_rlm.core.errors import CostError, ModuleImportError, TerminationError, TypeCheckError, UnboundNameError
 from lambda_rlm.core.registry import Library, standard_library
 from lambda_rlm.core.source import Span
 from lambda_rlm.lang import syntax as s
@@ -104,6 +104,16 @@ def bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dic
     if program.main is None:
         raise UnboundNameError("the program has no 'main' definition to bound", None,
                          ["define `def main (doc : Text) … = …`"])
+    try:
+        return _bound(program, model, input_tokens, arg_tokens, values, input_records)
+    except RecursionError:  # the analysis recurses through the calls of the program
+        raise CostError("the program nests its calls too deeply to be bounded", program.main.span,
+                        ["nest fewer calls inside one another"]) from None
+
+
+def _bound(program: Program, model: CostModel, input_tokens: int, arg_tokens: dict[str, int],
+           values: dict[str, object], input_records: Extent | None = None) -> Bound:
+    assert program.main is not None
     ty = program.typing
     an = Analyser(model, ty.leaf_types, program.library.combinators, ty.hole_types, ty.hole_scopes)
     env: dict[str, a.AValue] = {name: an.primitive(c) for name, c in program.library.combinators.items()}
@@ -153,10 +163,15 @@ def compile(source: str | Path, library: Library | None = None, name: str | None
     _load_imports(module, base, library, loaded, seen, (name,), roots)
     loaded.extend((d, name) for d in module.defs)
     defs = _check_names(loaded, library)
-    typing = _typecheck(_topological(defs), library)
-    main = next((d for d in defs if d.name == "main"), None)
-    program = Program(name, _topological(defs), typing, library, main)
-    _check_main(program)
+    try:
+        typing = _typecheck(_topological(defs), library)
+        main = next((d for d in defs if d.name == "main"), None)
+        program = Program(name, _topological(defs), typing, library, main)
+        _check_main(program)
+    except RecursionError:  # the checker recurses over the syntax tree and the types in it
+        where = module.defs[-1].span if module.defs else None
+        raise TypeCheckError("the program nests too deeply to be checked", where,
+                             ["nest fewer brackets, lets or calls inside one another"]) from None
     return program
 
 

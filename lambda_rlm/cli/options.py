@@ -13,6 +13,8 @@ from typing import Any
 
 from lambda_rlm.core.errors import ConfigError
 
+MAX_TOKENS = 10**12  # more than any document or window: a larger count is a typo, or infinity
+
 
 def tokens(text: str) -> int:
     """Parse 8000, 8k, 1.5m, 1_000_000."""
@@ -24,6 +26,8 @@ def tokens(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a token count: {text!r} (try 8000, 32k or 1m)") from None
     if value < 0:
         raise argparse.ArgumentTypeError("token counts are not negative")
+    if not value <= MAX_TOKENS:  # inf, nan and 1e400 too
+        raise argparse.ArgumentTypeError(f"not a token count: {text!r} (at most {MAX_TOKENS:,})")
     return int(value)
 
 
