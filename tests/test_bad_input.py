@@ -422,3 +422,28 @@ def test_a_deeply_nested_program_is_a_located_error(program: str, says: str, tmp
         done = main(command, str(path), stdin="some text")
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr and says in done.stderr and len(done.stderr) < 2_000
+
+
+@pytest.mark.parametrize("lines", [
+    ["42", "[1, 2]", '"text"', "null"],  # JSON that is no event
+    ['{"event": "leaf_end"}', '{"event": "run_start", "program": [1]}'],  # events missing their fields
+])
+def test_a_malformed_trace_is_a_clear_error_or_shown(lines: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    done = main("trace", str(path))
+    assert done.returncode in (0, 5) and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_trace_that_cannot_be_written_is_a_configuration_error() -> None:
+    done = main("run", str(SEARCH), "--arg", "question=q", "--model", "reference/32k", "--trace", "/dev/full",
+                stdin="some text to read")
+    assert done.returncode == 5 and "Traceback" not in done.stderr
+    assert "cannot write the trace '/dev/full'" in done.stderr
+
+
+def test_more_instances_than_a_task_makes_is_a_configuration_error(tmp_path: Path) -> None:
+    done = main("bench", "--task", "sniah", "--n", "100000", "--lengths", "1k", "--model", "reference/32k",
+                "--out", str(tmp_path / "out"))
+    assert done.returncode == 5 and "Traceback" not in done.stderr and "at most" in done.stderr

@@ -217,7 +217,10 @@ async def arun_bench(tasks: Sequence[Task], lengths: Sequence[int], n: int, seed
                 if progress:
                     progress(f"{task.name} {size_label(length)}: generating", len(records))
                 began = time.perf_counter()
-                instances = task.generate(length, n, seed, tokenizer.count)
+                try:
+                    instances = task.generate(length, n, seed, tokenizer.count)
+                except ValueError as exc:  # a task refuses sizes and counts it cannot make
+                    raise ConfigError(f"{task.name} at {size_label(length)}: {exc}") from None
                 generate_s[task.name] += time.perf_counter() - began
                 for name, system in baselines.items():
                     for instance in instances:

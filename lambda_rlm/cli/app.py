@@ -201,7 +201,12 @@ def show_trace(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot read the trace '{args.file}': {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm (it is not UTF-8 text)") from None
-    render_trace(events)
+    try:
+        render_trace(events)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm: an event has "
+                          f"{'no ' + repr(exc.args[0]) if isinstance(exc, KeyError) else 'a field of the wrong kind'}") \
+            from None
     return EXIT_OK
 
 

@@ -32,15 +32,32 @@ class Trace:
         event = {"t": round(time.monotonic() - self._t0, 4), **event}
         self.events.append(event)
         if self._file is not None:
-            self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
-            self._file.flush()
+            try:
+                self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+                self._file.flush()
+            except OSError as exc:  # a full disk, /dev/full
+                self._failed(exc)
         if self._listener is not None:
             self._listener(event)
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                raise ConfigError(f"cannot write the trace '{file.name}': {exc.strerror or exc}") from None
+
+    def _failed(self, exc: OSError) -> None:
+        """Stop writing (the run stops too: a trace asked for and not written is a broken promise)."""
+        file, self._file = self._file, None
+        name = getattr(file, "name", "?")
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass  # the write already failed; its error is the one to report
+        raise ConfigError(f"cannot write the trace '{name}': {exc.strerror or exc}") from None
 
 
 def read(path: str | Path) -> list[Event]:
@@ -48,9 +65,11 @@ def read(path: str | Path) -> list[Event]:
     events = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(event, dict):  # a line that is a number or a list is no event of ours
+            events.append(event)
     return events
 
 
