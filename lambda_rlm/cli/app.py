@@ -204,9 +204,8 @@ def show_trace(args: argparse.Namespace) -> int:
     try:
         render_trace(events)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm: an event has "
-                          f"{'no ' + repr(exc.args[0]) if isinstance(exc, KeyError) else 'a field of the wrong kind'}") \
-            from None
+        what = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "a field of the wrong kind"
+        raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm: an event has {what}") from None
     return EXIT_OK
 
 

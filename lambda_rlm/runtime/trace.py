@@ -5,6 +5,7 @@ No API key ever reaches an event: the oracle emits hashes of prompts, never the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -53,10 +54,8 @@ class Trace:
         file, self._file = self._file, None
         name = getattr(file, "name", "?")
         if file is not None:
-            try:
+            with contextlib.suppress(OSError):  # the write already failed; its error is the one to report
                 file.close()
-            except OSError:
-                pass  # the write already failed; its error is the one to report
         raise ConfigError(f"cannot write the trace '{name}': {exc.strerror or exc}") from None
 
 

@@ -137,7 +137,8 @@ def reply(system: str, prompt: str, tasks: Sequence[Task]) -> str:
         facts = _FACTS.search(prompt)
         return _copy(body, question, facts[1] if facts else "") or absent
     if tag == "text":  # a summary: what a task's reader keeps of it, else its first five sentences
-        return _answer(question, body, tasks) or " ".join(_sentences(body)[:5]) or absent
+        kept = _answer(question, body, tasks)  # (an Option leaf, asked to copy key facts, says NONE instead)
+        return kept or (absent if absent == ABSENT else " ".join(_sentences(body)[:5]) or absent)
     return _answer(question, body, tasks) or absent
 
 
