@@ -77,3 +77,11 @@ def linked(question: str, text: str) -> tuple[str, ...]:
     """The sentences of `text` that chain from the question's proper names, hop by hop (names.linked):
     those naming a name of the question, then those naming a name they brought in, and so on."""
     return tuple(names.linked(question, text))
+
+
+@combinator("stating : Text -> List Text", abstract=lambda an, text: (
+    a.Lst(text.tokens, a.Text(text.tokens)) if isinstance(text, a.Text) else a.Lst(None, a.Text(None))))
+def stating(text: str) -> tuple[str, ...]:
+    """The sentences of `text` that state a number or a proper name (names.stating), in order: the
+    facts a summary must keep word for word."""
+    return tuple(names.stating(text))

@@ -1,4 +1,5 @@
-"""Names: takes a question and a text, gives the text's sentences that chain from the question's proper names.
+"""Names: takes a question and a text, gives the text's sentences that chain from the question's proper names,
+and the sentences that state a number or a name.
 
 A proper name here is a capitalised word that the text never writes in lower case and that is not
 an English stop word ("Orla", "Brackenridge"; not "The" or "However"), without a possessive
@@ -7,6 +8,11 @@ yet taken, that name one of the names hop k brought in. This is how a reader fol
 manager of Orla's mentor": who Orla's mentor is, then who manages that person. A name that many
 sentences use (a book's hero) would pull in most of the text, so each hop keeps at most `per_hop`
 sentences, those most relevant to the question (BM25), in document order.
+
+A sentence that states a number (a count, an amount, a year) or a proper name is where a text
+keeps its checkable facts; `stating` gives those, for plans that must keep facts verbatim. There a
+name must also be written inside a sentence somewhere, so that a word that only opens sentences
+("Oddly enough, …", "Later, …") does not make every sentence a fact.
 """
 
 from __future__ import annotations
@@ -28,10 +34,23 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
-def _common(text: str) -> frozenset[str]:
+def _common(text: str, strict: bool = False) -> frozenset[str]:
+    """Words that are no names, in lower case: stop words and words the text writes in lower case;
+    if `strict`, also capitalised words that only ever open a sentence ("Oddly", "Later", but also
+    a town named only at the start of sentences)."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS  # with bm25s, loaded on first use
 
-    return frozenset(_LOWER.findall(text)) | frozenset(STOPWORDS_EN_PLUS)
+    common = frozenset(_LOWER.findall(text)) | frozenset(STOPWORDS_EN_PLUS)
+    if not strict:
+        return common
+    opening, inside = set(), set()
+    for sentence in sentences(text):
+        words = _CAPITALISED.findall(sentence)
+        if words and sentence.startswith(words[0]):
+            opening.add(words[0])
+            words = words[1:]
+        inside.update(words)
+    return common | {w.lower() for w in opening - inside}
 
 
 def names(text: str, common: Iterable[str]) -> set[str]:
@@ -60,3 +79,13 @@ def linked(question: str, text: str, hops: int = HOPS, per_hop: int = PER_HOP) -
         frontier = set().union(*(named[i] for i in hits)) - known
         known |= frontier
     return [found[i] for i in out]
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def stating(text: str) -> list[str]:
+    """The sentences of `text` that hold a digit or a proper name, in order."""
+    found = sentences(text)
+    common = _common(text, strict=True)
+    return [s for s in found if _DIGIT.search(s) or names(s, common)]
