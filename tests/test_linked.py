@@ -1,6 +1,7 @@
-"""Linked sentences: `linked question doc` follows the question's proper names from sentence to sentence
-(no model call); its type and bound, the per-hop cap, and the multi-hop plan through litellm answering
-from the chain in one call, or reading the chunks when the question names nothing."""
+"""Names in sentences: `linked question doc` follows the question's proper names from sentence to sentence,
+and `stating doc` keeps the sentences that state a number or a name (no model call); their types and
+bounds, the per-hop cap, and the multi-hop plan through litellm answering from the chain in one call,
+or reading the chunks when the question names nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lambda_rlm import run
 from lambda_rlm.analysis.cost import CostModel
 from lambda_rlm.runtime.session import Config
 from lambda_rlm.strategies.plan import compile_plan
-from lambda_rlm.text.names import linked, names, sentences
+from lambda_rlm.text.names import linked, names, sentences, stating
 
 FILLER = ("The season was long and the work was slow, but the harbour kept its rhythm through the winter. "
           "However, nothing that anyone wrote down that year was of much use to the archive. ") * 30
@@ -105,3 +106,19 @@ def test_an_answer_not_copied_from_the_chain_sends_the_plan_to_read_the_chunks(t
                      question="Where does Priya Ndlovu's mentor's manager work?")
     assert result.value == "NOT FOUND"  # the chunks were read, and no leaf copied a note
     assert provider.calls == result.calls > 2
+
+
+
+def test_stating_keeps_the_sentences_with_a_number_or_a_name() -> None:
+    doc = ("Oddly enough, the harbour was quiet. Later, the boats came back. The ferry carried 4,118 people. "
+           "Nobody expected much. The new mayor, Ines Varga, opened the bridge. Later, it rained. Ines Varga left.")
+    # "Oddly", "Later" and "Nobody" only ever open a sentence: no names; "Ines" and "Varga" are
+    assert stating(doc) == ["The ferry carried 4,118 people.", "The new mayor, Ines Varga, opened the bridge.",
+                            "Ines Varga left."]
+    assert stating("the river ran on. nothing happened.") == []
+
+
+def test_stating_has_its_type_and_costs_no_call() -> None:
+    prog = compile_program("def main (doc : Text) : List Text = stating doc")
+    assert prog.type == "Text -> List Text"
+    assert prog.bound(CostModel(window=4096, output_tokens=100), 10_000).calls == 0
