@@ -22,6 +22,7 @@ from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import EvalError
 from lambda_rlm.core.registry import combinator
 from lambda_rlm.core.values import Some
+from lambda_rlm.text import fences
 
 NONE = "NONE"  # the pick that says the passage does not tell
 KEY = "answer"
@@ -61,7 +62,10 @@ def stem(question: str) -> str:
 
 
 def pick_prompt(passage: str, asked: str, texts: tuple[str, ...]) -> str:
-    shown = "\n".join(f"- {x}" for x in texts)
+    """choose's prompt; no part of it can close the `<document>` fence (text.fences)."""
+    fenced = fences.tags(["<document>"])
+    passage, asked = fences.neutral(passage, fenced), fences.neutral(asked, fenced)
+    shown = "\n".join(f"- {fences.neutral(x, fenced)}" for x in texts)
     return (f"<document>\n{passage}\n</document>\nThe text above is one part of a longer document.\n"
             f"Question: {asked}\nChoices:\n{shown}\n"
             f'Which choice does the text show to be right? Reply as {{"{KEY}": <the choice, copied exactly>}}, '

@@ -25,7 +25,7 @@ from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import EvalError
 from lambda_rlm.core.registry import combinator
 from lambda_rlm.models import decode
-from lambda_rlm.text import chunking
+from lambda_rlm.text import chunking, fences
 from lambda_rlm.text import records as rec
 
 SHOWN_TOKENS = 128  # the most of one record's content a labelling leaf is shown (its topic is in its start)
@@ -83,6 +83,7 @@ _FREE_RULE = "give its label: as the item writes it, or, where it writes none, t
 def label_prompt(notes: str, choices: tuple[str, ...], items: str, last: str) -> str:
     """The labelling leaf's prompt: what to give for each item, then the numbered items, then the reply's form."""
     rule = f"give the one of these labels that fits it: {' | '.join(choices)}." if choices else _FREE_RULE
+    items = fences.neutral(items, fences.tags(["<items>"]))  # no item can close the fence
     return (f"{notes}For every numbered item below, [1] to [{last}], {rule}\n<items>\n{items}\n</items>\n"
             f'Reply as {{"1": <label>, ..., "{last}": <label>}}, one entry per numbered item, in order.')
 

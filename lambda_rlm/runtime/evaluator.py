@@ -22,6 +22,7 @@ from lambda_rlm.core.registry import Combinator
 from lambda_rlm.core.source import Span
 from lambda_rlm.core.values import Record, Some, render
 from lambda_rlm.lang import syntax as s
+from lambda_rlm.text import fences
 
 from .expand import Expander
 
@@ -241,6 +242,12 @@ class Evaluator:
                 return (not v) if op == "not" else -v
             case s.Annot(inner, _):
                 return await self.evaluate(inner, env)
+            case s.Llm(s.TextLit(parts)):
+                # A value put into the prompt cannot write the prompt's own delimiters (text.fences).
+                fenced = fences.tags(p for p in parts if isinstance(p, str))
+                out = [p if isinstance(p, str) else fences.neutral(render(await self.evaluate(p, env)), fenced)
+                       for p in parts]
+                return await self.oracle("".join(out), self.holes.leaf_types[id(e)], e)
             case s.Llm(prompt):
                 text = await self.evaluate(prompt, env)
                 return await self.oracle(text, self.holes.leaf_types[id(e)], e)
