@@ -170,3 +170,15 @@ def test_ask_reads_stdin_and_answers_through_a_local_server(server: OpenAIServer
     assert f"plan: {plan}" in done.stdout + done.stderr
     assert (server.state.served == 1) == (plan == "direct")  # a long document takes one call per chunk
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_s_offline_first_example_answers_without_a_download(tmp_path: Path) -> None:
+    """The README's first question, on the reference model: no model file, the right code."""
+    readme = (ROOT / "README.md").read_text()
+    command = ('lambda-rlm ask "What is the access code for the north gate?" examples/data/harbour_report.txt '
+               "--model reference/32k")
+    assert command in readme
+    done = cli("ask", "What is the access code for the north gate?", "examples/data/harbour_report.txt",
+               "--model", "reference/32k", "--cache-dir", str(tmp_path), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7342"

@@ -274,3 +274,14 @@ def test_each_reader_ignores_the_other_tasks_questions() -> None:
             got = reader.read_answer(x.question, x.document)
             assert (got is not None) == (name == reader_name), (reader_name, name)
         assert reader.read_items(insts[reader_name].document) is None
+
+
+def test_the_reference_reader_knows_plainly_stated_facts_and_nothing_else() -> None:
+    from lambda_rlm.bench.tasks.reference import plain_fact
+
+    text = "For the winter season, the access code for the north gate is 7342. The gate was painted."
+    assert plain_fact("What is the access code for the north gate?", text) == "7342"
+    assert plain_fact("what was the Access Code for the north gate", text) == "7342"
+    assert plain_fact("What is the access code for the south gate?", text) is None  # not stated
+    assert plain_fact("Who painted the gate?", text) is None  # not a "the X is Z" fact
+    assert plain_fact("What is the length of the pier?", "The length of the pier is 4.25 metres.") == "4.25 metres"

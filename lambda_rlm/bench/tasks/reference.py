@@ -9,7 +9,8 @@ it is a perfect reader of the benchmark tasks: it recognises the leaf forms of t
 `read_items` (tasks/base.py) about the delimited text, replying in the format the system
 message asks for (NONE for an absent Option, a JSON array for a list); a `choose` leaf, which
 shows a multiple-choice question's choices without their letters, is read as the lettered
-question it came from. Runs with it measure the
+question it came from. Beyond the tasks, it knows plainly stated facts: asked "What is the X for
+Y?", it replies Z where its text says "the X for Y is Z" (`plain_fact`). Runs with it measure the
 orchestration — calls, tokens, latency shape and scores — without any real model.
 `reference/32k?latency=0.05` waits 50 ms per call.
 """
@@ -158,7 +159,26 @@ def _answer(question: str | None, text: str, tasks: Sequence[Task]) -> str | Non
             found = task.read_answer(asked, text) if asked else None
             if found is not None:
                 return found
+        found = plain_fact(asked, text) if asked else None
+        if found is not None:
+            return found
     return None
+
+
+_ASKED_FACT = re.compile(r"^\W*(?:what|which|who|where|when)\s+(?:is|was|are|were)\s+(the\s+[^?\n]{3,120}?)\s*\??\s*$",
+                         re.IGNORECASE)
+
+
+def plain_fact(question: str, text: str) -> str | None:
+    """The value of a plainly stated fact: asked "What is the X for Y?", the Z of the first sentence
+    of `text` that says "the X for Y is Z" (any case; Z up to the end of its clause)."""
+    asked = _ASKED_FACT.match(question.strip())
+    if asked is None:
+        return None
+    subject = r"\s+".join(re.escape(w) for w in asked.group(1).split())
+    stated = re.search(rf"\b{subject}\s+(?:is|was|are|were)\s+([^.;,\n]+?(?:[.,]\d[^.;,\n]*)?)\s*(?:[.;,\n]|$)",
+                       text, re.IGNORECASE)
+    return stated.group(1).strip() if stated else None
 
 
 def _items(text: str, tasks: Sequence[Task]) -> list[tuple[str, str | None]]:
