@@ -16,7 +16,7 @@ import lambda_rlm
 from lambda_rlm.cli.ask import add_parser
 from lambda_rlm.cli.ask import run as run_cli
 from lambda_rlm.core.errors import BudgetExceeded, ConfigError
-from lambda_rlm.runtime.session import Config
+from lambda_rlm.runtime.session import FALLBACK_WINDOW, Config
 from lambda_rlm.strategies import plan as ask_module
 from lambda_rlm.strategies.ask import ask
 from lambda_rlm.strategies.plan import TASKS, AskResult, check_plans, classify, parse_menu_reply
@@ -505,5 +505,5 @@ def test_the_model_window_comes_from_the_model_when_not_given() -> None:
     assert ask_module.model_window("lrtest/unknown-model") is None
     assert (ask_module.model_window("openai/gpt-4o-mini") or 0) >= 100_000
     assert ask_module.resolve_config(None, small).window == local.context_window(small)
-    assert ask_module.resolve_config(None, "lrtest/x").window == Config().window
+    assert ask_module.resolve_config(None, "lrtest/x").window == FALLBACK_WINDOW == 8192
     assert ask_module.resolve_config(Config(window=1234), "lrtest/x").window == 1234

@@ -182,3 +182,24 @@ def test_the_readme_s_offline_first_example_answers_without_a_download(tmp_path:
                "--model", "reference/32k", "--cache-dir", str(tmp_path), "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7342"
+
+
+def test_one_rule_gives_the_window_to_every_command_and_the_python_api(tmp_path: Path) -> None:
+    """The window given, else the model's own where it is known, else 8,192: check, run, ask and
+    `prepare` all bound reference/32k with its 32,768 tokens."""
+    from lambda_rlm.runtime.session import Config, prepare
+
+    checked = json.loads(cli("check", str(SEARCH), "--model", "reference/32k", "--json").stdout)
+    assert checked["bound"]["window"] == 32_768
+    assert json.loads(cli("check", str(SEARCH), "--json").stdout)["bound"]["window"] == 8_192  # no model named
+    assert json.loads(cli("check", str(SEARCH), "--model", "reference/32k", "--window", "4k",
+                          "--json").stdout)["bound"]["window"] == 4_000  # the flag wins
+    ran = cli("run", str(SEARCH), "--model", "reference/32k", "--arg", "question=q", "--cache-dir", str(tmp_path),
+              "--json", "--quiet", stdin="a short document")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["bound"]["window"] == 32_768
+    asked = cli("ask", "What is the code?", "-", "--model", "reference/32k", "--dry-run", "--json",
+                stdin="a short document")
+    assert json.loads(asked.stdout)["bound"]["window"] == 32_768
+    assert prepare(SEARCH, "a short document", Config(model="reference/32k"), question="q").config.window == 32_768
+    assert Config(model="reference/32k", window=2048).resolved().window == 2048

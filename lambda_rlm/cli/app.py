@@ -42,7 +42,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--import-dir", action="append", default=[], metavar="DIR",
                    help="a folder whose files the program may import, besides its own (repeatable)")
     c.add_argument("--input-tokens", type=tokens, default=100_000, help="document size (default 100k)")
-    c.add_argument("--window", type=window, default=8192, help="model window in tokens (default 8192)")
+    c.add_argument("--model", default=None, help="bound the program for this model: its window and its tokenizer")
+    c.add_argument("--window", type=window, default=None,
+                   help="model window in tokens (default: the model's own when known, else 8192)")
     c.add_argument("--output-tokens", type=tokens, default=512, help="max output tokens per call")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -134,15 +136,20 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from lambda_rlm.analysis.program import compile
-    from lambda_rlm.runtime.session import Config, cost_model
+    from lambda_rlm.runtime.session import FALLBACK_WINDOW, Config, cost_model, default_tokenizer
     from lambda_rlm.text.tokens import cl100k
 
     program = compile(Path(args.program), import_dirs=args.import_dir)
     if program.main is None:
         print(f"{args.program}: library module, {len(program.defs)} definitions checked")
         return EXIT_OK
-    config = Config(window=args.window, output_tokens=args.output_tokens)
-    b = program.bound(cost_model(config, cl100k()), args.input_tokens)
+    if args.model is None:  # no model: the window given, else the fallback every command uses
+        config = Config(window=args.window or FALLBACK_WINDOW, output_tokens=args.output_tokens)
+        tokenizer = cl100k()
+    else:  # the same rule as run and ask: the window given, else the model's own
+        config = Config(model=args.model, window=args.window, output_tokens=args.output_tokens).resolved()
+        tokenizer = default_tokenizer(args.model)
+    b = program.bound(cost_model(config, tokenizer), args.input_tokens)
     if args.json:
         from .output import document
 

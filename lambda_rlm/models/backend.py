@@ -77,6 +77,22 @@ def import_litellm() -> Any:
     return litellm
 
 
+def model_window(model: str) -> int | None:
+    """The model's context window in tokens when known: its in-process provider's (for the embedded
+    model, what llama.cpp is loaded with, ~4k, not the model's 32k), or litellm's table."""
+    found = providers.find(model)
+    if found is not None:
+        return found.window(model)
+    if model.endswith(ROUTER_SUFFIXES):
+        return None  # a Router config: its deployments may differ
+    try:
+        info = import_litellm().get_model_info(model)
+    except Exception:  # noqa: BLE001 - litellm raises on any model its table lacks
+        return None
+    window = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(window) if isinstance(window, int) and window > 0 else None
+
+
 async def settle() -> None:
     """Let litellm finish the logging callbacks it queued during this event loop (at most 5 s).
 

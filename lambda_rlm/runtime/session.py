@@ -22,7 +22,7 @@ from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.models import providers
-from lambda_rlm.models.backend import run_sync
+from lambda_rlm.models.backend import model_window, run_sync
 from lambda_rlm.models.budget import Budget, Counters
 from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
 from lambda_rlm.text import records
@@ -30,6 +30,8 @@ from lambda_rlm.text import records
 from .evaluator import Context, Evaluator, sample
 from .expand import Expander, charge, tagged
 from .trace import Trace
+
+FALLBACK_WINDOW = 8192  # the window of a model neither its provider nor litellm's table knows
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Config:
     model: str = DEFAULT_MODEL
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    window: int = 8192
+    window: int | None = None  # None: the model's own window where known, else FALLBACK_WINDOW (resolved)
     output_tokens: int = 512
     max_leaf_tokens: int | None = None
     max_leaf_records: int | None = None  # records per labelling leaf (a model's profile); None: as fit
@@ -74,9 +76,18 @@ class Config:
             raise ConfigError(f"Config.label_votes must be from 1 to 16, not {self.label_votes}")
         if self.deadline_s is not None and not self.deadline_s > 0:
             raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
-        if self.output_tokens < 1 or self.window <= self.output_tokens:
+        if self.output_tokens < 1 or (self.window is not None and self.window <= self.output_tokens):
             raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
                               f"({self.output_tokens} tokens)")
+
+    def resolved(self) -> Config:
+        """This config with its window set: the one given, else the model's own where its provider or
+        litellm's table knows it, else FALLBACK_WINDOW. Every command and the Python API take the
+        window by this one rule (a model unknown to both makes litellm's table be read: ~3 s once)."""
+        if self.window is not None:
+            return self
+        window = model_window(self.model) or FALLBACK_WINDOW
+        return replace(self, window=max(window, self.output_tokens + 1))
 
     def llm_config(self) -> Any:
         from lambda_rlm.models.backend import LLMConfig
@@ -342,7 +353,8 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
             tokens += bad_reply + int(tokenizer.count(decode.reask("", ty))) + decode.REASK_ERROR_BYTES
         return tokens
 
-    return CostModel(config.window, config.output_tokens, tokenizer.count, instruction_tokens,
+    return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
+                     instruction_tokens,
                      votes=config.label_votes or 1, hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
                      max_hole_depth=config.max_hole_depth)
 
@@ -408,11 +420,12 @@ def fit_to_model(config: Config) -> Config:
     """The config within what an in-process model can take: the embedded model is CPU-bound, so one
     call at a time (a queue would only eat into the per-call timeouts), and never a window larger
     than the one it is loaded with."""
+    config = config.resolved()
     found = providers.find(config.model)
     if found is None:
         return config
     concurrency = min(config.concurrency, found.concurrency or config.concurrency)
-    return replace(config, concurrency=concurrency, window=min(config.window, found.window(config.model)))
+    return replace(config, concurrency=concurrency, window=min(config.window or 0, found.window(config.model)))
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError, CostError, LeafError
+from lambda_rlm.models.backend import model_window as model_window
 from lambda_rlm.models.profiles import profile
 from lambda_rlm.text.shape import Shape, shape
 
@@ -166,40 +167,19 @@ def check_plans() -> dict[str, Program]:
 # ---------------------------------------------------------------------- configuration
 
 
-def model_window(model: str) -> int | None:
-    """The model's context window in tokens when known: its in-process provider's (for the embedded
-    model, what llama.cpp is loaded with, ~4k, not the model's 32k), or litellm's table."""
-    from lambda_rlm.models import providers
-
-    found = providers.find(model)
-    if found is not None:
-        return found.window(model)
-    from lambda_rlm.models.backend import ROUTER_SUFFIXES, import_litellm
-
-    if model.endswith(ROUTER_SUFFIXES):
-        return None  # a Router config: its deployments may differ
-    try:
-        info = import_litellm().get_model_info(model)
-    except Exception:  # noqa: BLE001 - litellm raises on any model its table lacks
-        return None
-    window = info.get("max_input_tokens") or info.get("max_tokens")
-    return int(window) if isinstance(window, int) and window > 0 else None
-
-
 def resolve_config(config: Config | None = None, model: str | None = None, window: int | None = None) -> Config:
-    """The run's configuration: `config` (its window is taken as given), else one for `model` with
-    its real window when known."""
+    """The run's configuration: `config`, else one for `model`; its window is the one given, else
+    the model's own when known (Config.resolved)."""
     from lambda_rlm.runtime.session import DEFAULT_MODEL, Config
 
     if config is None:
-        name = model or DEFAULT_MODEL
-        return Config(model=name, window=window or model_window(name) or Config().window)
+        return Config(model=model or DEFAULT_MODEL, window=window).resolved()
     changes: dict[str, Any] = {}
     if model is not None:
         changes["model"] = model
     if window is not None:
         changes["window"] = window
-    return replace(config, **changes)
+    return replace(config, **changes).resolved()
 
 
 # ---------------------------------------------------------------------- choosing and running
@@ -320,9 +300,10 @@ def _direct_plan(question: str, document: str, config: Config) -> Planned | None
     """The direct plan, planned, when the document fits one call (and the leaf cap), else None."""
     from lambda_rlm.runtime.session import prepare
 
-    prefix = document[: PREFIX_CHARS_PER_TOKEN * config.window]
+    window = config.resolved().window or 0
+    prefix = document[: PREFIX_CHARS_PER_TOKEN * window]
     # A prefix's count is within a few tokens of its share of the whole, so this only rejects.
-    if len(prefix) < len(document) and config.tokenizer.count(prefix) > config.window + 64:
+    if len(prefix) < len(document) and config.tokenizer.count(prefix) > window + 64:
         return None
     if config.max_leaf_tokens is not None and config.tokenizer.count(document) > config.max_leaf_tokens:
         return None

@@ -146,11 +146,13 @@ def direct_room(question: str, config: Config, tokenizer: Any) -> int:
     """The most document tokens the direct plan's prompt holds with this question, read off its bound."""
     from lambda_rlm.runtime.session import cost_model
 
+    config = config.resolved()
+    window = config.window or 0
     program = compile_plan(DIRECT)
     args = {program.inputs[1].name: tokenizer.count(question)}
     unlimited = cost_model(replace(config, window=1 << 40), tokenizer)
     framing = program.bound(unlimited, 0, args).max_prompt_tokens  # template, format rule, re-ask room
-    room = min(config.window - config.output_tokens - framing, config.max_leaf_tokens or config.window)
+    room = min(window - config.output_tokens - framing, config.max_leaf_tokens or window)
     bounded = cost_model(config, tokenizer)
     while room > 0:  # the bound is linear in the document, so this settles in a step or two
         try:
@@ -158,7 +160,7 @@ def direct_room(question: str, config: Config, tokenizer: Any) -> int:
             return room
         except CostError:
             room -= 16
-    raise ConfigError(f"a window of {config.window:,} tokens cannot hold the direct prompt for this question")
+    raise ConfigError(f"a window of {window:,} tokens cannot hold the direct prompt for this question")
 
 
 def truncate(document: str, tokens: int, tokenizer: Any) -> str:
