@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -203,3 +204,19 @@ def test_one_rule_gives_the_window_to_every_command_and_the_python_api(tmp_path:
     assert json.loads(asked.stdout)["bound"]["window"] == 32_768
     assert prepare(SEARCH, "a short document", Config(model="reference/32k"), question="q").config.window == 32_768
     assert Config(model="reference/32k", window=2048).resolved().window == 2048
+
+
+def test_the_progress_bar_ends_with_one_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from lambda_rlm.cli.progress import Progress
+
+    with Progress(True) as bar:
+        bar({"event": "run_start", "bound": {"calls": 10}})
+        bar({"event": "leaf_end", "prompt_tokens": 1000, "completion_tokens": 20, "cost_usd": 0.001})
+        bar({"event": "run_end", "calls": 2, "cache_hits": 1, "prompt_tokens": 4000, "completion_tokens": 210,
+             "cost_usd": 0.0012, "wall_s": 12.34})
+    err = capsys.readouterr().err
+    assert "done: 2 calls (1 from the cache), 4,210 tokens, $0.0012, 12.3 s" in err
+    with Progress(True) as bar, contextlib.suppress(RuntimeError):  # a failed run leaves no summary
+        bar({"event": "run_start", "bound": {"calls": 10}})
+        raise RuntimeError("the run failed")
+    assert "done:" not in capsys.readouterr().err

@@ -7,13 +7,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as Bar
 from rich.tree import Tree
 
 
 class Progress:
-    """An event listener drawing `leaves done / bound, tokens, $, elapsed`; silent when disabled."""
+    """An event listener drawing `leaves done / bound, tokens, $, elapsed, time left at most`, and
+    leaving one summary line on stderr when the runs end; silent when disabled.
+
+    The bar's total is the bound, the worst case, so the time left is an upper estimate, and a run
+    that stops early (a lookup that found its answer) ends before the bar does."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -21,12 +25,15 @@ class Progress:
         self._task: Any = None
         self._tokens = 0
         self._usd = 0.0
+        self._ends: list[dict[str, Any]] = []
+        self._console = Console(stderr=True)
 
     def __enter__(self) -> Progress:
         if self.enabled:
             self._bar = Bar(TextColumn("[bold]leaves"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[tokens]:,} tok  ${task.fields[usd]:.4f}"),
-                            TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+                            TimeElapsedColumn(), TextColumn("left ≤"), TimeRemainingColumn(),
+                            console=self._console, transient=True)
             self._bar.__enter__()
         return self
 
@@ -34,6 +41,8 @@ class Progress:
                  tb: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.__exit__(kind, exc, tb)
+            if kind is None and self._ends:
+                self._console.print(summary_line(self._ends), highlight=False, markup=False)
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self._bar is None:
@@ -44,6 +53,19 @@ class Progress:
             self._tokens += event.get("prompt_tokens", 0) + event.get("completion_tokens", 0)
             self._usd += event.get("cost_usd", 0.0)
             self._bar.update(self._task, advance=1, tokens=self._tokens, usd=self._usd)
+        elif event.get("event") == "run_end":
+            self._ends.append(event)
+
+
+def summary_line(ends: list[dict[str, Any]]) -> str:
+    """`done: 3 calls (1 from the cache), 4,210 tokens, $0.0012, 12.3 s` over the runs that ended."""
+    calls = sum(int(e.get("calls") or 0) for e in ends)
+    cached = sum(int(e.get("cache_hits") or 0) for e in ends)
+    tokens = sum(int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0) for e in ends)
+    usd = sum(float(e.get("cost_usd") or 0.0) for e in ends)
+    wall = sum(float(e.get("wall_s") or 0.0) for e in ends)
+    hits = f" ({cached} from the cache)" if cached else ""
+    return f"done: {calls} call{'s' if calls != 1 else ''}{hits}, {tokens:,} tokens, ${usd:.4f}, {wall:.1f} s"
 
 
 class StdoutConsole(Console):
