@@ -220,3 +220,25 @@ def test_the_progress_bar_ends_with_one_summary_line(capsys: pytest.CaptureFixtu
         bar({"event": "run_start", "bound": {"calls": 10}})
         raise RuntimeError("the run failed")
     assert "done:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.lam")))
+def test_check_program_cost_and_a_run_agree_on_the_bound(example: str) -> None:
+    """For the same window: `check` and `Program.cost` give the same τ, k and bound for every example,
+    and so does `prepare` for the reference model on a document and arguments of those sizes."""
+    from lambda_rlm import compile as compile_program
+    from lambda_rlm.runtime.session import Config, prepare
+    from lambda_rlm.text.tokens import cl100k
+
+    path = ROOT / "examples" / example
+    keys = ("calls", "depth", "tau", "k", "max_prompt_tokens", "total_prompt_tokens")
+    doc = " ".join(["word"] * 20_000)
+    size = cl100k().count(doc)
+    checked = json.loads(cli("check", str(path), "--input-tokens", str(size), "--window", "8192", "--json").stdout)
+    program = compile_program(path)
+    cost = program.cost(input_tokens=size, window=8192).as_dict()
+    assert {k: checked["bound"][k] for k in keys} == {k: cost[k] for k in keys}
+    args = {i.name: " ".join(["word"] * 256) for i in program.inputs[1:]}  # check's default size of an argument
+    assert all(cl100k().count(v) == 256 for v in args.values())
+    planned = prepare(program, doc, Config(model="reference/8k", window=8192), **args)
+    assert {k: planned.bound.as_dict()[k] for k in keys} == {k: checked["bound"][k] for k in keys}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_rlm.core import types as t
@@ -64,12 +64,17 @@ class Program:
              count: Callable[[str], int] | None = None,
              instruction_tokens: Callable[[t.Type], int] | None = None,
              max_leaf_tokens: int | None = None) -> Bound:
-        """The worst case of running main on a document of `input_tokens` tokens with this window."""
-        model = CostModel(window=window, output_tokens=output_tokens)
-        if count is not None:
-            model = replace(model, count=count)
-        if instruction_tokens is not None:
-            model = replace(model, instruction_tokens=instruction_tokens)
+        """The worst case of running main on a document of `input_tokens` tokens with this window,
+        counted as `lambda-rlm check` counts without a model: cl100k tokens, and each leaf's format
+        instruction with room for a re-ask, as the runtime sends them (`count` and
+        `instruction_tokens` replace either)."""
+        from lambda_rlm.models import decode
+        from lambda_rlm.text.tokens import cl100k
+
+        counted = count or cl100k().count
+        model = CostModel(window=window, output_tokens=output_tokens, count=counted,
+                          instruction_tokens=instruction_tokens or (
+                              lambda ty: decode.instruction_budget(ty, counted, output_tokens, True)))
         return self.bound(model, input_tokens, arg_tokens, values, max_leaf_tokens)
 
     @property

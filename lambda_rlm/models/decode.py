@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -95,6 +96,18 @@ def _format(type_: t.Type) -> str:
 # The error quoted in a re-ask is cut to this many UTF-8 bytes, so (tokens <= bytes) the static
 # bound can keep room for a re-ask: reask_room(type) tokens plus one bad reply.
 REASK_ERROR_BYTES = 240
+
+
+def instruction_budget(type_: t.Type, count: Callable[[str], int], output_tokens: int, reasks: bool) -> int:
+    """The tokens a leaf of this type adds to its prompt besides the prompt itself: the format
+    instruction, and when re-asks are on, room for one re-ask (the bad reply, at most
+    `output_tokens`, none for a type whose only bad reply is blank, and the correction, whose
+    quoted error is capped at REASK_ERROR_BYTES bytes, so at most that many tokens)."""
+    tokens = int(count(instruction(type_)))
+    if reasks:
+        bad_reply = 0 if fails_only_when_blank(type_) else output_tokens
+        tokens += bad_reply + int(count(reask("", type_))) + REASK_ERROR_BYTES
+    return tokens
 
 
 def reask(error: DecodeError | str, type_: t.Type) -> str:

@@ -340,18 +340,12 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
     """What the analysis must assume to bound what this runtime really sends.
 
     Each leaf's system message is its type's format instruction; a re-ask sends the original
-    messages plus the latest bad reply, stripped (at most `output_tokens`; nothing for a type
-    whose only bad reply is a blank one), and a correction whose quoted error is capped at
-    decode.REASK_ERROR_BYTES bytes (so at most that many tokens).
+    messages plus the latest bad reply and a correction (decode.instruction_budget).
     """
     from lambda_rlm.models import decode
 
     def instruction_tokens(ty: t.Type) -> int:
-        tokens = int(tokenizer.count(decode.instruction(ty)))
-        if config.reasks:
-            bad_reply = 0 if decode.fails_only_when_blank(ty) else config.output_tokens
-            tokens += bad_reply + int(tokenizer.count(decode.reask("", ty))) + decode.REASK_ERROR_BYTES
-        return tokens
+        return decode.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
 
     return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
                      instruction_tokens,
