@@ -82,3 +82,9 @@ def test_control_characters_in_an_excerpt_show_as_question_marks() -> None:
         compile_program("def main (doc : Text) : Text = \x1b[31m doc\n")
     shown = err.value.format()
     assert "\x1b" not in shown and "?[31m" in shown
+
+
+def test_importing_a_program_gives_its_definitions_but_not_its_main(tmp_path: Path) -> None:
+    (tmp_path / "other.lam").write_text(HELPER + "def main (doc : Text) : Int = tokens doc\n")
+    compiled = compile_program(program(tmp_path, "other.lam"))
+    assert compiled.type == "Text -> Text"  # this file's main, which calls the other file's helper

@@ -245,7 +245,8 @@ def _load_imports(module: s.Module, base: Path | None, library: Library, out: li
         text = _program_text(path, f"'{imp.target}'", imp.span)
         sub = parse_module(text, str(path))
         _load_imports(sub, path.parent, library, out, seen, (*chain, key), roots)
-        out.extend((d, str(path)) for d in sub.defs)
+        # An imported program's own `main` stays its own: the importer gets its other definitions.
+        out.extend((d, str(path)) for d in sub.defs if d.name != "main")
 
 
 def _check_names(loaded: list[tuple[s.Def, str]], library: Library) -> list[s.Def]:
