@@ -63,6 +63,9 @@ CASES = [
     ("flatten [[1], [], [2, 3]]", (1, 2, 3)),
     ("counts [\"a\", \"b\", \"a\"]", (("a", 2), ("b", 1))),
     ("merge_counts [[(\"a\", 2)], [(\"b\", 5), (\"a\", 1)]]", (("b", 5), ("a", 3))),
+    ("counts [3, 1, 3, 3]", ((3, 3), (1, 1))),  # over any values, not only texts
+    ("counts [(1, \"x\"), (2, \"y\"), (1, \"x\")]", (((1, "x"), 2), ((2, "y"), 1))),
+    ("merge_counts [[(true, 2)], [(false, 1), (true, 1)]]", ((True, 3), (False, 1))),
     ("default 0 (some 4)", 4),
     ("default 0 none", 0),
     ("is_some (first [])", False),

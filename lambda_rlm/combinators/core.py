@@ -299,10 +299,11 @@ def _abs_counts(an: Any, xs: a.AValue) -> a.AValue:
     return a.Lst(xs.length, a.Tup((xs.elem, a.Num(1, xs.length)))) if isinstance(xs, a.Lst) else a.TOP
 
 
-@combinator("counts : List Text -> List (Text, Int)", abstract=_abs_counts)
-def counts(xs: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """How often each text occurs, most frequent first (ties in order of first occurrence)."""
-    tally: dict[str, int] = {}
+@combinator("counts : List a -> List (a, Int)", abstract=_abs_counts)
+def counts(xs: tuple[Any, ...]) -> tuple[tuple[Any, int], ...]:
+    """How often each value occurs (texts, numbers, pairs, records …: every value compares), most
+    frequent first (ties in order of first occurrence)."""
+    tally: dict[Any, int] = {}
     for x in xs:
         tally[x] = tally.get(x, 0) + 1
     return tuple(sorted(tally.items(), key=lambda kv: -kv[1]))
@@ -315,10 +316,10 @@ def _abs_merge_counts(an: Any, xss: a.AValue) -> a.AValue:
     return a.TOP
 
 
-@combinator("merge_counts : List (List (Text, Int)) -> List (Text, Int)", abstract=_abs_merge_counts)
-def merge_counts(xss: tuple[tuple[tuple[str, int], ...], ...]) -> tuple[tuple[str, int], ...]:
+@combinator("merge_counts : List (List (a, Int)) -> List (a, Int)", abstract=_abs_merge_counts)
+def merge_counts(xss: tuple[tuple[tuple[Any, int], ...], ...]) -> tuple[tuple[Any, int], ...]:
     """Sum the counts of equal keys across lists, most frequent first."""
-    tally: dict[str, int] = {}
+    tally: dict[Any, int] = {}
     for xs in xss:
         for key, n in xs:
             tally[key] = tally.get(key, 0) + n
