@@ -64,6 +64,11 @@ CASES = [
     ("counts [\"a\", \"b\", \"a\"]", (("a", 2), ("b", 1))),
     ("merge_counts [[(\"a\", 2)], [(\"b\", 5), (\"a\", 1)]]", (("b", 5), ("a", 3))),
     ("counts [3, 1, 3, 3]", ((3, 3), (1, 1))),  # over any values, not only texts
+    ('matches "[0-9]+" "a 12 b 7 c"', ("12", "7")),
+    ('matches "user=([a-z]+)" "user=ann, user=bo"', ("ann", "bo")),  # a group gives its text
+    ('matches "x*" "abc"', ()),  # empty matches are no matches
+    ('slice "abcdefg" 2 5', "cde"),
+    ('slice "abcdefg" (0 - 3) 100', "efg"),
     ("counts [(1, \"x\"), (2, \"y\"), (1, \"x\")]", (((1, "x"), 2), ((2, "y"), 1))),
     ("merge_counts [[(true, 2)], [(false, 1), (true, 1)]]", ((True, 3), (False, 1))),
     ("default 0 (some 4)", 4),
@@ -169,3 +174,18 @@ def test_may_wait_tells_symbolic_functions_from_those_that_reach_a_leaf() -> Non
         assert may_wait(env["graph"]) and may_wait(object())  # the model through ctx; unknown values
 
     asyncio.run(check())
+
+
+
+def test_matches_has_no_length_bound_so_a_leaf_over_it_needs_take() -> None:
+    from lambda_rlm import compile as compile_program
+    from lambda_rlm.core.errors import CostError, EvalError
+
+    leaf = 'def f (c : Text) : Text = llm "{c}"\n'
+    with pytest.raises(CostError, match="no bound"):
+        compile_program(leaf + 'def main (doc : Text) : List Text = map f (matches "a" doc)').cost(1000)
+    assert compile_program(leaf + 'def main (doc : Text) : List Text = map f (take 5 (matches "a" doc))'
+                           ).cost(1000).calls == 5
+    with pytest.raises(EvalError, match="not a regular expression"):
+        from lambda_rlm import Config, run
+        run('def main (doc : Text) : List Text = matches "(" doc', "x", Config(model="reference/8k"))

@@ -6,6 +6,7 @@ the sizes of lambda_rlm.analysis.absdomain, which the bound is computed from.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lambda_rlm.analysis import absdomain as a
@@ -101,6 +102,35 @@ def lines(text: str) -> tuple[str, ...]:
 def contains(text: str, part: str) -> bool:
     """Whether `part` occurs in `text` (case-insensitive)."""
     return part.casefold() in text.casefold()
+
+
+def _part_of(t: a.AValue) -> a.AValue:
+    """A piece cut out of a text: no more tokens than the text, and one more at each cut end."""
+    return a.Text(t.tokens + 2) if isinstance(t, a.Text) and t.tokens is not None else a.Text(None)
+
+
+def _abs_matches(an: Any, pattern: a.AValue, text: a.AValue) -> a.AValue:
+    # Non-empty matches are at most as many as the text's characters, which its tokens do not
+    # bound: the list's length is unknown, so a plan bounds it (`take n`) before it maps a leaf over it.
+    return a.Lst(None, _part_of(text))
+
+
+@combinator("matches : Text -> Text -> List Text", abstract=_abs_matches)
+def matches(pattern: str, text: str) -> tuple[str, ...]:
+    """`matches pattern text`: every non-empty, non-overlapping match of the regular expression (Python
+    syntax) in order; the first group's text when the pattern has groups. No model call."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise EvalError(f"matches: {pattern!r} is not a regular expression ({exc})") from None
+    found = (m.group(1) if compiled.groups else m.group(0) for m in compiled.finditer(text))
+    return tuple(x for x in found if x)
+
+
+@combinator("slice : Text -> Int -> Int -> Text", size=lambda t, i, j: _part_of(t))
+def slice_(text: str, start: int, end: int) -> str:
+    """The characters [start, end) of a text (counted from the end when negative, as Python does)."""
+    return text[start:end]
 
 
 @combinator("lower : Text -> Text", size=lambda t: t)
