@@ -447,3 +447,17 @@ def test_more_instances_than_a_task_makes_is_a_configuration_error(tmp_path: Pat
     done = main("bench", "--task", "sniah", "--n", "100000", "--lengths", "1k", "--model", "reference/32k",
                 "--out", str(tmp_path / "out"))
     assert done.returncode == 5 and "Traceback" not in done.stderr and "at most" in done.stderr
+
+
+def test_an_unknown_model_is_a_configuration_error_with_no_program_line_and_a_whole_link() -> None:
+    done = main("run", str(SEARCH), "--arg", "question=q", "--model", "nosuch/model", stdin="some text")
+    assert done.returncode == 5 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("configuration error:")  # not located at a line of the plan
+    assert "docs.ai" not in done.stderr and "docs.litellm.ai" in done.stderr  # the scrubber keeps links whole
+
+
+@pytest.mark.parametrize("url", ["ht!tp://bad url", "localhost:8000", "ftp://host/v1", "http://"])
+def test_a_malformed_api_base_is_refused_before_any_attempt(url: str) -> None:
+    done = main("run", str(SEARCH), "--arg", "question=q", "--model", "openai/test", "--api-base", url,
+                stdin="some text")
+    assert done.returncode == 5 and "not an http(s) URL" in done.stderr and "attempts" not in done.stderr

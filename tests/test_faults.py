@@ -92,6 +92,9 @@ def reader(messages: list[dict[str, Any]]) -> str:
     system, prompt = str(messages[0]["content"]), prompt_of(messages)
     records = RECORD.findall(prompt)
     listed: list[Any] | None = None
+    if "one of the offered choices" in system:  # choose: the choice the passage states, by its text
+        found = NEEDLE.search(prompt)
+        return json.dumps({"answer": found.group(2) if found and f"- {found.group(2)}" in prompt else "NONE"})
     if "maps the number of every item" in system:  # label_each: one label per numbered item
         items = re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M)
         return json.dumps({k: next((c for _, c in RECORD.findall(line)), "sports") for k, line in items})
@@ -129,7 +132,10 @@ def document(sentences: int = 420) -> str:
 
 
 def inputs_for(path: Path) -> dict[str, str]:
-    return {i.name: "Which users are in category sports?" for i in compile(path).inputs[1:]}
+    # The choice plan answers only a question that lists lettered choices (it makes no call otherwise).
+    asked = ("What is the special magic number for apple?\nA) 48213\nB) 12345" if path.stem == "choice"
+             else "Which users are in category sports?")
+    return {i.name: asked for i in compile(path).inputs[1:]}
 
 
 def window(path: Path) -> dict[str, int]:

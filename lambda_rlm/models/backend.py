@@ -420,6 +420,7 @@ def scrub(text: str, secrets: str | Iterable[str | None] | None) -> str:
     text = redact(text, secrets)
     text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
     text = re.sub(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}", "***", text)
-    text = text.split("Traceback (most recent call last)")[0].replace("litellm.", "")
+    text = text.split("Traceback (most recent call last)")[0]
+    text = re.sub(r"(?<![\w/.])litellm\.", "", text)  # class paths (litellm.BadRequestError), not docs.litellm.ai
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299] + "…"

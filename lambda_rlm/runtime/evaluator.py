@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from lambda_rlm.analysis.cost import CostModel
 from lambda_rlm.analysis.program import Program, free_vars
 from lambda_rlm.core import types as t
-from lambda_rlm.core.errors import EvalError, LambdaError
+from lambda_rlm.core.errors import ConfigError, EvalError, LambdaError
 from lambda_rlm.core.registry import Combinator
 from lambda_rlm.core.source import Span
 from lambda_rlm.core.values import Record, Some, render
@@ -259,7 +259,7 @@ class Evaluator:
         try:
             return await f(x)
         except LambdaError as exc:
-            if exc.span is None:
+            if exc.span is None and not isinstance(exc, ConfigError):  # a model or a key is no line of the program
                 exc.span = span
             raise
         except RecursionError:

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +77,8 @@ class Config:
             raise ConfigError(f"Config.label_votes must be from 1 to 16, not {self.label_votes}")
         if self.deadline_s is not None and not self.deadline_s > 0:
             raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
+        if self.api_base is not None:
+            _check_api_base(self.api_base)
         if self.output_tokens < 1 or (self.window is not None and self.window <= self.output_tokens):
             raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
                               f"({self.output_tokens} tokens)")
@@ -99,6 +102,15 @@ class Config:
             reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
             retry_wait_s=self.retry_wait_s, max_wait_s=self.max_wait_s,
         )
+
+
+def _check_api_base(url: str) -> None:
+    """A ConfigError unless `url` is an http(s) URL with a host and no spaces (a typo would otherwise
+    be retried for minutes as a server error)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ConfigError(f"the api_base {url!r} is not an http(s) URL",
+                          notes=["for example --api-base http://127.0.0.1:8000/v1"])
 
 
 @dataclass(frozen=True)
