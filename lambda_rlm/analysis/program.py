@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambda_rlm.core import formats
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import CostError, ModuleImportError, TerminationError, TypeCheckError, UnboundNameError
 from lambda_rlm.core.registry import Library, standard_library
@@ -15,6 +16,7 @@ from lambda_rlm.lang import syntax as s
 from lambda_rlm.lang.parser import parse_module, parse_signature
 from lambda_rlm.lang.typecheck import Checker, Typing, check_definition, scheme_of_signature
 from lambda_rlm.text.records import Extent
+from lambda_rlm.text.tokens import cl100k
 
 from . import absdomain as a
 from . import partition
@@ -68,13 +70,10 @@ class Program:
         counted as `lambda-rlm check` counts without a model: cl100k tokens, and each leaf's format
         instruction with room for a re-ask, as the runtime sends them (`count` and
         `instruction_tokens` replace either)."""
-        from lambda_rlm.models import decode
-        from lambda_rlm.text.tokens import cl100k
-
         counted = count or cl100k().count
         model = CostModel(window=window, output_tokens=output_tokens, count=counted,
                           instruction_tokens=instruction_tokens or (
-                              lambda ty: decode.instruction_budget(ty, counted, output_tokens, True)))
+                              lambda ty: formats.instruction_budget(ty, counted, output_tokens, True)))
         return self.bound(model, input_tokens, arg_tokens, values, max_leaf_tokens)
 
     @property

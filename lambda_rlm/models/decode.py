@@ -1,4 +1,4 @@
-"""Leaf decoding: takes a result type, gives its format instruction, JSON schema and lenient parser.
+"""Leaf decoding: takes a result type, gives its JSON schema and lenient parser (its format texts: core/formats).
 
 Small local models invent values when a schema forces a field they cannot find, so only lists,
 records and tuples are asked for as JSON. Text is the stripped reply, Int/Float/Bool accept a
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -21,9 +20,15 @@ import pydantic_core
 
 from lambda_rlm.core import types as t
 from lambda_rlm.core import values
+from lambda_rlm.core.formats import NONE_WORD as _NONE_WORD
+from lambda_rlm.core.formats import REASK_ERROR_BYTES as REASK_ERROR_BYTES
+from lambda_rlm.core.formats import fails_only_when_blank as fails_only_when_blank
+from lambda_rlm.core.formats import instruction as instruction
+from lambda_rlm.core.formats import instruction_budget as instruction_budget
+from lambda_rlm.core.formats import is_json_type as is_json_type
+from lambda_rlm.core.formats import reask as reask
+from lambda_rlm.core.formats import shape as shape
 
-_PREAMBLE = "You answer one request precisely, using only the text you are given."
-_NONE_WORD = "NONE"
 _JSON_DECODER = json.JSONDecoder()
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _TRUE = frozenset({"yes", "true", "y"})
@@ -34,115 +39,6 @@ FREE_LABEL_CHARS = 24  # the longest label a labels leaf may write when no choic
 
 class DecodeError(ValueError):
     """A reply that does not decode to the declared type; the message is sent back on a re-ask."""
-
-
-def is_json_type(type_: t.Type) -> bool:
-    """Whether replies of this type are JSON (lists, records, tuples, labels, or options of those)."""
-    match type_:
-        case t.TLabels():
-            return True
-        case t.TCon("Option", (inner,)):
-            return is_json_type(inner)
-        case t.TCon("List", _) | t.TRecord() | t.TTuple():
-            return True
-    return False
-
-
-def fails_only_when_blank(type_: t.Type) -> bool:
-    """Whether every reply that is not blank decodes to this type (Text, Option Text): a re-ask of
-    such a leaf shows no bad reply, so the bound keeps no room for one."""
-    match type_:
-        case t.TCon("Text"):
-            return True
-        case t.TCon("Option", (inner,)):
-            return not is_json_type(inner) and fails_only_when_blank(inner)
-    return False
-
-
-def instruction(type_: t.Type) -> str:
-    """The system message for leaves of this type: a constant per type, so prefixes are shared."""
-    return f"{_PREAMBLE} {_format(type_)}"
-
-
-def _format(type_: t.Type) -> str:
-    match type_:
-        case t.TCon("Text"):
-            return "Reply with the answer only, as plain text, without preamble."
-        case t.TCon("Int"):
-            return "Reply with a single integer and nothing else."
-        case t.TCon("Float"):
-            return "Reply with a single number and nothing else."
-        case t.TCon("Bool"):
-            return "Reply with yes or no and nothing else."
-        case t.TCon("Option", (inner,)) if is_json_type(inner):
-            return (
-                f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD} "
-                "instead of JSON."
-            )
-        case t.TCon("Option", (inner,)):
-            return f"{_format(inner)} If the answer is absent from the text, reply {_NONE_WORD}."
-        case t.TLabels(keys) if not all(k.isdigit() for k in keys):
-            return "Reply with a JSON object that gives one of the offered choices for each key it asks for."
-        case t.TLabels():
-            # Constant per type shape (the keys and choices are in the prompt), so prefixes are shared.
-            return ("Reply with a JSON object that maps the number of every item you are given to its "
-                    "label, in order, one entry per item and nothing else.")
-    return (
-        "Reply with one JSON value of this shape and nothing else (no prose, no code fences): "
-        f"{shape(type_)}"
-    )
-
-
-# The error quoted in a re-ask is cut to this many UTF-8 bytes, so (tokens <= bytes) the static
-# bound can keep room for a re-ask: reask_room(type) tokens plus one bad reply.
-REASK_ERROR_BYTES = 240
-
-
-def instruction_budget(type_: t.Type, count: Callable[[str], int], output_tokens: int, reasks: bool) -> int:
-    """The tokens a leaf of this type adds to its prompt besides the prompt itself: the format
-    instruction, and when re-asks are on, room for one re-ask (the bad reply, at most
-    `output_tokens`, none for a type whose only bad reply is blank, and the correction, whose
-    quoted error is capped at REASK_ERROR_BYTES bytes, so at most that many tokens)."""
-    tokens = int(count(instruction(type_)))
-    if reasks:
-        bad_reply = 0 if fails_only_when_blank(type_) else output_tokens
-        tokens += bad_reply + int(count(reask("", type_))) + REASK_ERROR_BYTES
-    return tokens
-
-
-def reask(error: DecodeError | str, type_: t.Type) -> str:
-    """The user message that re-asks after a reply failed to decode."""
-    said = str(error).encode()
-    if len(said) > REASK_ERROR_BYTES:
-        said = said[: REASK_ERROR_BYTES - 3].decode(errors="ignore").encode() + b"..."
-    return (f"That reply could not be read: {said.decode()}. Answer the same request again. "
-            f"{_format(type_)}")
-
-
-def shape(type_: t.Type) -> str:
-    """A compact picture of the JSON a type expects, easier for small models than a schema."""
-    match type_:
-        case t.TCon("Text"):
-            return "<string>"
-        case t.TCon("Int"):
-            return "<integer>"
-        case t.TCon("Float"):
-            return "<number>"
-        case t.TCon("Bool"):
-            return "<true or false>"
-        case t.TCon("Option", (inner,)):
-            return f"{shape(inner)} or null"
-        case t.TCon("List", (inner,)):
-            return f"[{shape(inner)}, ...]"
-        case t.TRecord(fields):
-            return "{" + ", ".join(f"{json.dumps(n)}: {shape(f)}" for n, f in fields) + "}"
-        case t.TTuple(items):
-            return "[" + ", ".join(shape(x) for x in items) + "]"
-        case t.TLabels(keys, choices):
-            label = f"<one of: {' | '.join(choices)}>" if choices else "<label>"
-            shown = [*keys[:2], "...", keys[-1]] if len(keys) > 3 else list(keys)
-            return "{" + ", ".join("..." if k == "..." else f'"{k}": {label}' for k in shown) + "}"
-    raise ValueError(f"a leaf cannot return {t.show(type_)}")
 
 
 # Small models write numbers where text is due; reading 42 as "42" is harmless.

@@ -19,6 +19,7 @@ from typing import Any
 
 from lambda_rlm.analysis.cost import Bound, CostModel
 from lambda_rlm.analysis.program import Program, compile
+from lambda_rlm.core import formats
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
 from lambda_rlm.lang import syntax as s
@@ -354,10 +355,8 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
     Each leaf's system message is its type's format instruction; a re-ask sends the original
     messages plus the latest bad reply and a correction (decode.instruction_budget).
     """
-    from lambda_rlm.models import decode
-
     def instruction_tokens(ty: t.Type) -> int:
-        return decode.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
+        return formats.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
 
     return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
                      instruction_tokens,
