@@ -111,11 +111,11 @@ def test_a_killed_run_resumes_without_paying_twice(server: OpenAIServer, tmp_pat
 
 
 def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_path: Path) -> None:
-    server.state.latency_s = 0.3
+    server.state.latency_s = 1.0
     docfile = tmp_path / "doc.txt"
     docfile.write_text(document(600, 500))
-    # One leaf at a time: after the first, several remain for 0.3 s each, so the interrupt never
-    # comes after the last one, however slowly the trace is polled.
+    # One leaf at a time: after the first, several remain for 1 s each, so the interrupt never
+    # comes after the last one, even when a loaded machine polls the trace seconds late.
     args = [sys.executable, "-m", "lambda_rlm", *run_args(server, tmp_path / "c", "--input", str(docfile),
                                                           "--quiet", "--trace", str(tmp_path / "t.jsonl"),
                                                           "--concurrency", "1")]
