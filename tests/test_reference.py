@@ -143,3 +143,15 @@ def test_ask_reads_the_reference_window_off_the_model_name() -> None:
 
     assert resolve_config(model="reference/4k").window == 4096
     assert resolve_config(model="reference/32k?latency=0.01").window == 32768
+
+
+def test_the_reference_model_s_revision_keys_its_cache() -> None:
+    """A reply the reference model gave before its readers changed is never served from the cache:
+    the provider's revision is part of every leaf's cache key."""
+    from lambda_rlm.bench.tasks.reference import PROVIDER
+    from lambda_rlm.models.backend import Backend
+    from lambda_rlm.runtime.session import Config
+
+    assert PROVIDER.revision
+    identity = Backend.make(Config(model="reference/8k").llm_config()).identity
+    assert identity == f"reference/8k@{PROVIDER.revision}"

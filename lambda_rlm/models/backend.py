@@ -183,16 +183,18 @@ class Backend:
         identity: str,
         secrets: Iterable[str] = (),
     ) -> None:
+        revisions = []
         for model in models:  # in-process models (local/..., reference/...): served, their files checked now
             found = providers.find(model)
             if found is not None:
                 found.register(model)
+                revisions += [found.revision] if found.revision else []
         self._litellm = litellm
         self._config = config
         self._router = router
         self._group = group
         self._models = models
-        self.identity = identity
+        self.identity = identity + "".join(f"@{r}" for r in revisions)  # the cache keys' model
         self.secrets = tuple(dict.fromkeys(x for x in (config.api_key, *secrets) if x))  # what scrub must hide
         self._prices: dict[str, tuple[float, float]] = {}
         if config.structured_output is not None:

@@ -41,6 +41,7 @@ class Provider:
     window: Callable[[str], int]  # the context (prompt + reply tokens) the model can take
     tokenizer: Callable[[str], Any] | None = None  # counts in the model's own tokens (else cl100k)
     concurrency: int | None = None  # at most this many calls at once (a CPU-bound model: 1)
+    revision: str = ""  # part of every leaf's cache key: change it when the same prompt gets another reply
 
 
 def find(model: str) -> Provider | None:

@@ -353,4 +353,6 @@ def register(*models: str, tasks: Iterable[Task] = ()) -> None:
 
 
 # The runtime's view of `reference/...` models (see `lambda_rlm.providers`): the window in the name.
-PROVIDER = Provider(PREFIX, register, window)
+# The revision keys the leaf cache: bump it when a reader learns to answer a prompt it did not
+# (revision 2: plainly stated facts and `choose`), so no old reply is served from the cache.
+PROVIDER = Provider(PREFIX, register, window, revision="2")
