@@ -461,3 +461,14 @@ def test_a_malformed_api_base_is_refused_before_any_attempt(url: str) -> None:
     done = main("run", str(SEARCH), "--arg", "question=q", "--model", "openai/test", "--api-base", url,
                 stdin="some text")
     assert done.returncode == 5 and "not an http(s) URL" in done.stderr and "attempts" not in done.stderr
+
+
+def test_a_context_overflow_from_the_server_says_to_lower_the_window() -> None:
+    state = ServerState(error_status=400, error_message="This model's maximum context length is 2048 tokens. "
+                                                         "However, your messages resulted in 5000 tokens.")
+    with OpenAIServer(state) as server:
+        # in a process of its own: a real call leaves litellm's logging queue to the next in-process test
+        done = cli("run", str(SEARCH), "--arg", "question=q", "--model", "openai/test", "--api-base",
+                   server.base_url, "--window", "8k", "--no-cache", stdin="some text to read")
+    assert done.returncode == 5 and "Traceback" not in done.stderr
+    assert "longer than its context" in done.stderr and "--window" in done.stderr

@@ -149,7 +149,16 @@ def translate(err: BaseException, attempts: int, model: str, api_key: str | None
             f"model '{model}' was not found ({name}): {detail}. Check the "
             "model name, its provider prefix and api_base."
         )
+    if "ContextWindowExceeded" in name or _OVERFLOW.search(detail):
+        return ConfigError(f"model '{model}' says the prompt is longer than its context ({name}): "
+                           f"{_provider_words(detail)}",
+                           notes=["the window the bound used is larger than the server's: set --window "
+                                  "(Config(window=...)) to the context the server really serves"])
     return LeafError(f"model '{model}' rejected the request ({name}): {detail}")
+
+
+_OVERFLOW = re.compile(r"maximum context length|context[_ ]length[_ ]exceeded|context window|too many tokens"
+                       r"|exceeds? the (?:model's )?(?:context|maximum)", re.IGNORECASE)
 
 
 def _missing_keys(model: str) -> list[str]:
