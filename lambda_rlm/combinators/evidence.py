@@ -34,7 +34,6 @@ def _terms(question: str) -> set[str]:
     return {w for w in (m.casefold() for m in _WORD.findall(question)) if len(w) > 3 and w not in _FUNCTION_WORDS}
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'\u201d\u2019)\]]*|$)")
 
 
 def _flat(text: str) -> str:
@@ -48,7 +47,7 @@ def grounded(text: str, reply: Some | None) -> Some | None:
     if reply is None:
         return None
     within = _flat(text)
-    found = (_flat(m.group(0)) for m in _SENTENCE.finditer(str(reply.value)))
+    found = (_flat(x) for x in names.sentences(str(reply.value)))  # one sentence splitter for every plan
     kept = dict.fromkeys(s for s in found if len(s) > 1 and s in within)
     return Some(" ".join(kept)) if kept else None
 

@@ -10,6 +10,7 @@ of the prompt still holds.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -25,5 +26,11 @@ def neutral(value: str, fenced: frozenset[str]) -> str:
     """`value` without any `<name>` or `</name>` (any case, inner spaces allowed) of the fenced names."""
     if not fenced or "<" not in value:
         return value
+    return _fence_pattern(fenced).sub("", value)
+
+
+@functools.lru_cache(maxsize=64)
+def _fence_pattern(fenced: frozenset[str]) -> re.Pattern[str]:
+    """The tags of `fenced` as one pattern, compiled once per set of names (every leaf asks)."""
     names = "|".join(re.escape(n) for n in sorted(fenced))
-    return re.sub(rf"<\s*/?\s*(?:{names})\s*>", "", value, flags=re.IGNORECASE)
+    return re.compile(rf"<\s*/?\s*(?:{names})\s*>", re.IGNORECASE)
