@@ -472,3 +472,56 @@ def test_a_context_overflow_from_the_server_says_to_lower_the_window() -> None:
                    server.base_url, "--window", "8k", "--no-cache", stdin="some text to read")
     assert done.returncode == 5 and "Traceback" not in done.stderr
     assert "longer than its context" in done.stderr and "--window" in done.stderr
+
+
+def test_a_length_no_document_could_have_is_a_usage_error(tmp_path: Path) -> None:
+    done = main("bench", "--task", "sniah", "--lengths", "8k,1e10", "--n", "1", "--model", "reference/32k",
+                "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "a length is at most 16,000,000 tokens" in done.stderr
+
+
+@pytest.mark.parametrize(("program", "window", "tokens"), [
+    ("examples/summarise.lam", "1k", "100m"),  # the merges' fan-out at every level is in the tens of thousands
+    ("examples/summarise.lam", "8k", "100m"),
+    ("fanout", "8k", "10m"),  # a divide whose fan-out is as large as the document allows
+], ids=["summarise-1k", "summarise-8k", "fanout"])
+def test_the_bound_of_a_huge_document_is_found_without_a_hang(program: str, window: str, tokens: str,
+                                                              tmp_path: Path) -> None:
+    if program == "fanout":
+        program = str(tmp_path / "fan.lam")
+        Path(program).write_text('def main (doc : Text) : Text =\n  divide 500 1000000 (\\p -> llm "Sum up: {p}") '
+                                 '(\\x y -> llm "Merge {x} and {y}") doc\n')
+    # A hang guard, not a speed target: the fan-out loop took over 100 s at 1m tokens before it stopped
+    # at its fixed point; each of these cases now ends in about 2 s.
+    done = cli("check", program, "--input-tokens", tokens, "--window", window, timeout=60)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert ("calls ≤" in done.stdout) if window == "8k" else ("more than the window" in done.stderr)
+
+
+def test_a_fifo_without_a_writer_says_what_it_waits_for(tmp_path: Path) -> None:
+    fifo = tmp_path / "doc.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "lambda_rlm", "run", str(SEARCH), "--input", str(fifo), "--arg",
+                             "question=q", "--model", "reference/32k", "--quiet"], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=base_env(), cwd=ROOT, text=True)
+    guard = threading.Timer(60, proc.kill)  # a silent wait would otherwise hang this test: end it, and fail
+    guard.start()
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # said before the open that blocks
+        assert "waiting for a writer" in line and str(fifo) in line
+        with open(fifo, "w") as writer:  # a writer comes: the run goes on and answers from what it wrote
+            writer.write("The number is 7342.\n")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        guard.cancel()
+        proc.kill()
+
+
+def test_a_very_long_question_is_read_in_linear_time_by_the_reference_model(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The access code is 7342.\n")
+    # A hang guard: the reference reader's question pattern was quadratic, over 120 s on 125k characters.
+    done = cli("ask", "x" * 125_000, str(doc), "--model", "reference/32k", "--quiet", "--no-cache", timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-500:]

@@ -38,6 +38,7 @@ Listener = Callable[[Event], None]
 Baseline = Callable[["Task", "Instance", "Config", Listener], Awaitable[Any]]
 ENTRY_POINT_GROUP = "lambda_rlm.baselines"
 PLAN_PREFIX = "plan:"
+MAX_LENGTH = 16_000_000  # tokens of one generated document: 16× the largest published length, about 64 MB of text
 
 # ---------------------------------------------------------------------- baselines
 
@@ -211,6 +212,9 @@ async def arun_bench(tasks: Sequence[Task], lengths: Sequence[int], n: int, seed
     generate_s = dict.fromkeys((t.name for t in tasks), 0.0)
     run_s = dict(generate_s)
     start = time.perf_counter()
+    if too_long := [length for length in lengths if length > MAX_LENGTH]:
+        raise ConfigError(f"cannot generate a {size_label(too_long[0])}-token document: "
+                          f"the longest is {size_label(MAX_LENGTH)}")
     try:
         for task in tasks:
             for length in lengths:

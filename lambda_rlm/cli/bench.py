@@ -23,11 +23,15 @@ PLOT_INSTALL = "pip install 'lambda-rlm[plot]'  (or: pip install matplotlib==3.1
 
 
 def _lengths(text: str) -> list[int]:
+    from lambda_rlm.bench.runner import MAX_LENGTH
+
     from .options import tokens
 
     values = [tokens(part) for part in text.split(",") if part.strip()]
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"not a list of lengths: {text!r} (try 8k,128k,1m)")
+    if max(values) > MAX_LENGTH:
+        raise argparse.ArgumentTypeError(f"a length is at most {MAX_LENGTH:,} tokens, not {max(values):,}")
     return values
 
 

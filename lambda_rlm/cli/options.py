@@ -8,6 +8,8 @@ so the command line has no import circle. The argparse types refuse values no li
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from typing import Any
 
@@ -112,6 +114,8 @@ def read_document(where: str) -> str:
     """The document from a file or stdin, as text; bad input is a ConfigError, not a traceback."""
     if where == "-" and sys.stdin.isatty():  # nothing piped in: say what is awaited instead of waiting silently
         print("reading the document from the terminal; end it with Ctrl-D (or give a file)", file=sys.stderr)
+    elif where != "-" and _is_fifo(where):  # opening a FIFO waits for a writer, maybe forever: say so first
+        print(f"reading the document from the FIFO '{where}': waiting for a writer (Ctrl-C to stop)", file=sys.stderr)
     try:
         stream = sys.stdin.buffer if where == "-" else open(where, "rb")  # noqa: SIM115
         with stream:
@@ -129,6 +133,13 @@ def read_document(where: str) -> str:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"the document '{where}' is not valid UTF-8 (byte {exc.start})",
                           notes=["convert it first, e.g. iconv -f latin1 -t utf-8"]) from None
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing, unreadable or a NUL in the name: the open below says which
+        return False
 
 
 def config_from(args: argparse.Namespace, **overrides: Any) -> Any:

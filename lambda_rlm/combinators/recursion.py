@@ -38,10 +38,13 @@ def _abs_divide(an: Analyser, tau: a.AValue, k: a.AValue, leaf: a.AValue, combin
         fanout = min(k_hi, sizes[level])
         total = cost.times(fanout)
         acc = value
-        for _ in range(fanout - 1):
+        for done in range(fanout - 1):
             nxt, c = an.call_measured(combine, acc, value)
-            total = total + c
-            acc = a.join(acc, nxt)
+            joined = a.join(acc, nxt)
+            if joined == acc:  # a fixed point: every later combine sees these inputs, so costs c again
+                total = total + c.times(fanout - 1 - done)
+                break
+            total, acc = total + c, joined
         leaf_value, leaf_cost = an.call_measured(leaf, a.Text(min(sizes[level], tau_hi)))
         value, cost = a.join(acc, leaf_value), total.join(leaf_cost).deeper(1)
     an.charge(cost)

@@ -355,8 +355,12 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
     Each leaf's system message is its type's format instruction; a re-ask sends the original
     messages plus the latest bad reply and a correction (decode.instruction_budget).
     """
+    counted: dict[t.Type, int] = {}  # the analysis asks once per leaf it visits: count each type once
+
     def instruction_tokens(ty: t.Type) -> int:
-        return formats.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
+        if ty not in counted:
+            counted[ty] = formats.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
+        return counted[ty]
 
     return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
                      instruction_tokens,

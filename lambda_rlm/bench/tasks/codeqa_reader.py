@@ -29,8 +29,8 @@ _STEMS = {
                         r"counting self, cls, \*args and \*\*kwargs\?"),
     "calls": re.compile(r"Which function's body calls `(\w+\.\w+)\(`\?"),
 }
-_QUESTION = re.compile(r"(?P<stem>[^\n]*)\nA\) (?P<A>[^\n]*)\nB\) (?P<B>[^\n]*)\nC\) (?P<C>[^\n]*)\nD\) (?P<D>[^\n]*)"
-                       r"\nAnswer with the letter of the correct choice\.")
+_QUESTION = re.compile(r"^(?P<stem>[^\n]*)\nA\) (?P<A>[^\n]*)\nB\) (?P<B>[^\n]*)\nC\) (?P<C>[^\n]*)\nD\) (?P<D>[^\n]*)"
+                       r"\nAnswer with the letter of the correct choice\.", re.MULTILINE)
 _LETTER = re.compile(r"\(?([A-D])[).]?")
 
 
