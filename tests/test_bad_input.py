@@ -525,3 +525,12 @@ def test_a_very_long_question_is_read_in_linear_time_by_the_reference_model(tmp_
     # A hang guard: the reference reader's question pattern was quadratic, over 120 s on 125k characters.
     done = cli("ask", "x" * 125_000, str(doc), "--model", "reference/32k", "--quiet", "--no-cache", timeout=60)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-500:]
+
+
+def test_the_deadline_counts_from_when_the_model_client_is_loaded(server: OpenAIServer) -> None:
+    server.state.reset()
+    server.state.reply = lambda messages: "NONE"
+    # litellm's import alone takes about 3 s in a fresh process: a 2 s deadline that counted it sent nothing
+    done = cli(*run_args("--deadline", "2", api_base=server.base_url), stdin="The number is 7342.\n")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert server.state.requests >= 1

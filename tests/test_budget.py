@@ -191,8 +191,10 @@ def test_local_and_unknown_models_cost_nothing() -> None:
 
 def test_deadline_stops_new_requests() -> None:
     provider = SleepingProvider(latency_s=0.1)
-    start = time.monotonic()
     with registered(lrslow=provider):
+        run_leaves(oracle("lrslow/m", Budget(), concurrency=1), 1)  # litellm's first call loads lazily
+        provider.sent.clear()
+        start = time.monotonic()
         o = oracle("lrslow/m", Budget.within(0.35), concurrency=1)
         results = run_leaves(o, 10)
     elapsed = time.monotonic() - start

@@ -114,6 +114,19 @@ def test_a_failing_leaf_aborts_the_run_unless_recovered(tmp_path: Path) -> None:
         assert run(recovered, "three apples", config(tmp_path, reasks=1)).value == -1
 
 
+def test_a_failing_leaf_inside_the_library_is_located_at_the_users_call(tmp_path: Path) -> None:
+    provider = ScriptedProvider(lambda prompt: "not a list at all")
+    program = tmp_path / "kinds.lam"
+    program.write_text('import labels\n\ndef main (doc : Text) : List Text =\n  labels_of "" ["fruit", "tool"] (lines doc)\n')
+    with registered(lrtest=provider), pytest.raises(LeafError) as info:
+        run(compile(program), "a pear\nan apple\n", config(tmp_path, reasks=0))
+    error = info.value
+    assert error.span is not None and error.span.source.name == str(program)
+    assert error.span.line == 4  # the user's own call of labels_of, not a line of the library
+    assert any(note.startswith("inside <lib>/") for note in error.notes)  # where in the library it failed
+    assert f"{program}:4:3: leaf error" in error.format()
+
+
 @pytest.mark.parametrize("fan_out", ["map", "divide"])
 def test_a_failed_leaf_stops_its_siblings_before_the_run_raises(tmp_path: Path, fan_out: str) -> None:
     # Leaves queued behind the failing one must not go on calling (and paying) after the error.

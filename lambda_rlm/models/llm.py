@@ -385,6 +385,11 @@ class Oracle:
             self._slots = (loop, asyncio.Semaphore(self.config.concurrency))
         return self._slots[1]
 
+    def prepare(self) -> None:
+        """Load the model client now (litellm's import, the provider's registration), so that a
+        deadline counts from here and the first leaf does not block the event loop on it."""
+        self._get_backend()
+
     def _get_backend(self) -> Backend:
         if self._backend is None:
             self._backend = Backend.make(self.config)

@@ -247,19 +247,32 @@ class Evaluator:
                 fenced = fences.tags(p for p in parts if isinstance(p, str))
                 out = [p if isinstance(p, str) else fences.neutral(render(await self.evaluate(p, env)), fenced)
                        for p in parts]
-                return await self.oracle("".join(out), self.holes.leaf_types[id(e)], e)
+                return await self.leaf("".join(out), e)
             case s.Llm(prompt):
-                text = await self.evaluate(prompt, env)
-                return await self.oracle(text, self.holes.leaf_types[id(e)], e)
+                return await self.leaf(await self.evaluate(prompt, env), e)
             case s.Hole():
                 return await self.holes.fill(e, env, self.global_env, self.evaluate)
         raise AssertionError(e)
+
+    async def leaf(self, prompt: str, e: s.Llm) -> Any:
+        """The model's decoded answer to one `llm` expression; its failure is located at that expression."""
+        try:
+            return await self.oracle(prompt, self.holes.leaf_types[id(e)], e)
+        except LambdaError as exc:
+            if exc.span is None and not isinstance(exc, ConfigError):
+                exc.span = e.span
+            raise
 
     async def apply(self, f: Any, x: Any, span: Span) -> Any:
         try:
             return await f(x)
         except LambdaError as exc:
-            if exc.span is None and not isinstance(exc, ConfigError):  # a model or a key is no line of the program
+            if isinstance(exc, ConfigError):  # a model or a key is no line of the program
+                raise
+            if exc.span is None:
+                exc.span = span
+            elif _in_library(exc.span) and not _in_library(span):  # point at the user's own call, and
+                exc.notes = (f"inside {exc.span.location()}", *exc.notes)  # say where in the library
                 exc.span = span
             raise
         except RecursionError:
@@ -300,6 +313,11 @@ class Evaluator:
             case ">=":
                 return x >= y
         raise AssertionError(op)
+
+
+def _in_library(span: Span) -> bool:
+    """A span in a module the program imports from the library (`<lib>/prelude.lam`, …)."""
+    return span.source.name.startswith("<lib>/")
 
 
 def _equal(x: Any, y: Any, span: Span) -> bool:

@@ -192,7 +192,8 @@ class Session:
 
     The limits of the session's config (calls, tokens, dollars, deadline) hold for all its runs
     together: a run whose bound exceeds what the earlier runs left is refused before it starts,
-    and the deadline counts from the session's start. Each run keeps its own model settings.
+    and the deadline counts from the moment the first run is ready to send (its model client
+    loaded: litellm's import takes seconds). Each run keeps its own model settings.
     """
 
     def __init__(self, config: Config | None = None,
@@ -200,8 +201,7 @@ class Session:
         _refuse_async(on_event)
         self.config = config or Config()
         c = self.config
-        self.budget = Budget(c.max_calls, c.max_tokens, c.max_usd,
-                             None if c.deadline_s is None else time.monotonic() + c.deadline_s)
+        self.budget = Budget(c.max_calls, c.max_tokens, c.max_usd)  # the deadline is set by the first run
         self.trace = Trace(c.trace_path, on_event)
         self._caches: dict[str | None, Any] = {}
 
@@ -238,6 +238,10 @@ class Session:
         emit = self.trace.emit if on_event is None else _both(self.trace.emit, on_event)
         oracle = Oracle(config.llm_config(), self.budget, tagged(emit), planned.tokenizer.count, self.cache(config))
         made, first_event, before = 0, len(self.trace.events), self.budget.snapshot()
+        if bound.calls:
+            oracle.prepare()  # load the model client before the clock starts, not inside the first leaf
+        if self.config.deadline_s is not None and self.budget.deadline is None:
+            self.budget.deadline = time.monotonic() + self.config.deadline_s
 
         async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
             nonlocal made
