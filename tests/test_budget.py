@@ -202,6 +202,15 @@ def test_deadline_stops_new_requests() -> None:
     assert any(isinstance(r, BudgetExceeded) and "deadline" in r.message for r in results)
 
 
+def test_a_deadline_that_cuts_a_slow_reply_says_so_and_blames_no_failure() -> None:
+    provider = SleepingProvider(latency_s=5.0)
+    with registered(lrslow=provider):
+        run_leaves(oracle("lrslow/m", Budget(), timeout_s=0.01, max_attempts=1), 1)  # litellm's first call loads lazily
+        results = run_leaves(oracle("lrslow/m", Budget.within(0.5), concurrency=1), 1)
+    assert isinstance(results[0], BudgetExceeded), results
+    assert "still answering" in results[0].message and "failed" not in results[0].message
+
+
 @pytest.mark.parametrize("limits", [{"max_calls": -1}, {"max_tokens": -5}, {"max_usd": -0.01},
                                     {"max_usd": float("nan")}, {"deadline_s": 0}, {"deadline_s": float("nan")}])
 def test_a_limit_that_could_not_be_meant_is_a_config_error(limits: dict[str, Any]) -> None:

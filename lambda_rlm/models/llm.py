@@ -350,6 +350,10 @@ class Oracle:
             timed_out = isinstance(err, TimeoutError) or status(err) == 408
             held = (estimate, cap, backend.cost(estimate, cap)) if timed_out else (0, 0, 0.0)
             self.budget.settle(reservation, *held)
+            if isinstance(err, TimeoutError) and left is not None and left < self.config.timeout_s:
+                # the deadline, not the request, ran out: nothing failed, and no retry could help
+                message = f"the deadline passed while the model was still answering (after {timeout:.2f} s)"
+                raise BudgetRefusal("deadline", timeout, 0, 0, message) from None
             if isinstance(err, TimeoutError):
                 raise CallTimeout(f"no reply within {timeout:.1f} s") from None
             raise
