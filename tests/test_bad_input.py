@@ -534,3 +534,15 @@ def test_the_deadline_counts_from_when_the_model_client_is_loaded(server: OpenAI
     done = cli(*run_args("--deadline", "2", api_base=server.base_url), stdin="The number is 7342.\n")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert server.state.requests >= 1
+
+
+def test_a_run_cut_by_its_deadline_prints_no_coroutine_warning(tmp_path: Path) -> None:
+    doc = tmp_path / "big.txt"
+    doc.write_text(" ".join(("alpha", "beta", "gamma", "delta")[i % 4] for i in range(200_000)))
+    said = []
+    for deadline in ("0.1", "0.3", "0.8"):  # cut at different points of the reads in flight
+        done = cli("ask", "What is the access code?", str(doc), "--model", "reference/4k", "--deadline", deadline,
+                   "--no-cache", "--quiet")
+        assert done.returncode in (0, 4) and "Traceback" not in done.stderr, done.stderr
+        said.append(done.stderr)
+    assert not any("never awaited" in err or "RuntimeWarning" in err for err in said), said

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,13 @@ class _WithParents:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        code = _main(argv)
+        with warnings.catch_warnings():
+            # litellm calls an in-process provider's `acompletion` in a worker thread, then awaits the
+            # coroutine it returns; a run that a deadline or budget cuts cancels that await, and the
+            # coroutine, never started, is reported when collected. Nothing ran, so nothing is lost.
+            warnings.filterwarnings("ignore", r"coroutine '.*\.(ReferenceLLM|LocalLLM)\.acompletion' was never awaited",
+                                    RuntimeWarning)
+            code = _main(argv)
         sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
         return code
     except BrokenPipeError:
