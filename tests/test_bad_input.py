@@ -546,3 +546,11 @@ def test_a_run_cut_by_its_deadline_prints_no_coroutine_warning(tmp_path: Path) -
         assert done.returncode in (0, 4) and "Traceback" not in done.stderr, done.stderr
         said.append(done.stderr)
     assert not any("never awaited" in err or "RuntimeWarning" in err for err in said), said
+
+
+def test_a_question_longer_than_half_the_window_is_a_configuration_error(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The access code is 7342.\n")
+    done = main("ask", "why " * 20_000, str(doc), "--model", "reference/4k", "--quiet", "--no-cache")
+    one_clear_error(done, 5, "the question is 20,001 tokens long", "at most half the window")
+    assert "<plan>" not in done.stderr and "cost error" not in done.stderr  # not blamed on a plan's line

@@ -240,6 +240,19 @@ class AskResult:
         return self.result.calls + (self.classifier.calls if self.classifier else 0)
 
 
+def _refuse_long_question(question: str, config: Config, count: Callable[[str], int]) -> None:
+    """A question that takes more than half the window leaves a leaf no room for the document: say
+    so, rather than fail the bound at a line of a plan the user never wrote."""
+    from lambda_rlm.runtime.session import FALLBACK_WINDOW
+
+    window = config.resolved().window or FALLBACK_WINDOW
+    tokens = count(question)
+    if tokens > window // 2:
+        raise ConfigError(f"the question is {tokens:,} tokens long; every leaf shows it beside a piece of the "
+                          f"document, so it may take at most half the window ({window // 2:,} of {window:,} tokens)",
+                          notes=["ask a shorter question, or use a model with a larger window (--window)"])
+
+
 async def achoose(question: str, document: str, config: Config, task: str | None = None,
                   on_event: Listener | None = None, use_model: bool = True, direct: bool | None = None,
                   session: Session | None = None) -> Choice:
@@ -253,6 +266,7 @@ async def achoose(question: str, document: str, config: Config, task: str | None
 
     tokenizer = config.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
     config = replace(config, tokenizer=tokenizer)
+    _refuse_long_question(question, config, tokenizer.count)
     if task is not None:
         if task not in task_names():
             raise ConfigError(f"there is no task type '{task}'", notes=[f"task types: {', '.join(task_names())}"])
