@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import socket
@@ -554,3 +555,20 @@ def test_a_question_longer_than_half_the_window_is_a_configuration_error(tmp_pat
     done = main("ask", "why " * 20_000, str(doc), "--model", "reference/4k", "--quiet", "--no-cache")
     one_clear_error(done, 5, "the question is 20,001 tokens long", "at most half the window")
     assert "<plan>" not in done.stderr and "cost error" not in done.stderr  # not blamed on a plan's line
+
+
+def test_rich_markup_in_a_trace_is_shown_as_written(tmp_path: Path) -> None:
+    events = [
+        {"event": "run_start", "program": "p[/]", "model": "m[bold red]x", "bound": {"calls": 1}},
+        {"event": "leaf_start", "key": "k[/]0123456789", "prompt_chars": "[/]"},
+        {"event": "leaf_end", "key": "k[/]0123456789", "prompt_tokens": "[/]", "latency_s": "x", "cost_usd": "[b]"},
+        {"event": "leaf_error", "key": "k[/]0123456789", "kind": "leaf", "message": "reply [/] [bold red]RED"},
+        {"event": "hole_start", "hole": 1, "name": "h[/]", "type": "[i]Text", "depth": 0},
+        {"event": "hole_end", "hole": 1, "ok": False, "error": "[/]", "calls": "[/]", "cost_usd": "[u]"},
+        {"event": "run_error", "kind": "leaf", "message": "oops [/]"},
+    ]
+    path = tmp_path / "trace.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    done = main("trace", str(path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "p[/]" in done.stdout and "m[bold red]x" in done.stdout and "[bold red]RED" in done.stdout

@@ -97,25 +97,42 @@ def render_trace(events: list[dict[str, Any]], console: Console | None = None) -
             continue
         if kind == "run_start":
             b = e.get("bound", {})
-            run = nest[-1].add(f"run {e.get('program', '')}  model={e.get('model', '')}  "
+            run = nest[-1].add(f"run {_s(e.get('program', ''))}  model={_s(e.get('model', ''))}  "
                            f"bound: calls ≤ {b.get('calls')}, prompt ≤ {b.get('max_prompt_tokens')} tok/call")
         elif kind == "leaf_start":
-            label = f"leaf {e['key'][:12]}  {e.get('prompt_chars', '?')} chars"
+            label = f"leaf {escape(str(e['key'])[:12])}  {_s(e.get('prompt_chars', '?'))} chars"
             leaves[e["key"]] = holes.get(e.get("hole", 0), run).add(label)
         elif kind == "leaf_end":
-            node = leaves.get(e["key"]) or holes.get(e.get("hole", 0), run).add(f"leaf {e['key'][:12]}")
+            node = leaves.get(e["key"]) or holes.get(e.get("hole", 0), run).add(f"leaf {escape(str(e['key'])[:12])}")
             status = "cache hit" if e.get("cached") else (
-                f"{e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
-                f"{e.get('latency_s', 0):.2f} s, ${e.get('cost_usd', 0):.4f}")
+                f"{_s(e.get('prompt_tokens', 0))}+{_s(e.get('completion_tokens', 0))} tok, "
+                f"{_number(e.get('latency_s', 0), '.2f')} s, ${_number(e.get('cost_usd', 0), '.4f')}")
             node.label = f"{node.label}  [green]✓[/] {status}"
         elif kind in ("retry", "reask", "budget", "leaf_error"):
             parent = leaves.get(e.get("key", ""), run)
             detail = {k: v for k, v in e.items() if k not in ("event", "key", "t")}
-            parent.add(f"[yellow]{kind}[/] {detail}")
+            parent.add(f"[yellow]{kind}[/] {escape(str(detail))}")
         elif kind in ("run_end", "run_error"):
             detail = {k: v for k, v in e.items() if k not in ("event", "t", "bound")}
-            run.add(f"[bold]{kind}[/] {detail}")
+            run.add(f"[bold]{kind}[/] {escape(str(detail))}")
     console.print(root)
+
+
+def _s(value: object) -> str:
+    """A value from a trace as text that rich shows as written (a reply may hold `[/]` or `[bold]`)."""
+    return escape(str(value))
+
+
+def _number(value: object, spec: str) -> str:
+    """A number from a trace in `spec`'s format; anything else as written."""
+    return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else _s(value)
+
+
+def _cost(e: dict[str, Any]) -> str:
+    """What a hole or graph node spent: calls, tokens in and out, and dollars."""
+    dollars = _number(e.get("cost_usd", 0), ".4f")
+    tokens = f"{_s(e.get('prompt_tokens', 0))}+{_s(e.get('completion_tokens', 0))}"
+    return f"{_s(e.get('calls', 0))} calls, {tokens} tok, ${dollars}"
 
 
 def _hole(e: dict[str, Any], holes: dict[int, Tree], run: Tree) -> None:
@@ -123,19 +140,18 @@ def _hole(e: dict[str, Any], holes: dict[int, Tree], run: Tree) -> None:
     kind, node = e["event"], holes.get(e.get("hole", 0))
     if kind == "hole_start":
         parent = holes.get(e.get("parent") or 0, run)
-        holes[e["hole"]] = parent.add(f"hole ?{e.get('name')} : {escape(str(e.get('type')))}  depth {e.get('depth')}")
+        holes[e["hole"]] = parent.add(f"hole ?{_s(e.get('name'))} : {_s(e.get('type'))}  depth {_s(e.get('depth'))}")
     elif node is None:
         return
     elif kind == "hole_retry":
         first = str(e.get("diagnostic", "")).splitlines()[:1]
-        node.add(f"[yellow]rejected[/] (attempt {e.get('attempt')}) {escape(first[0] if first else '')}")
+        node.add(f"[yellow]rejected[/] (attempt {_s(e.get('attempt'))}) {escape(first[0] if first else '')}")
     elif kind == "hole_body":
         reused = " (reused)" if e.get("reused") else ""
-        node.add(f"body{reused}: {escape(str(e.get('source')))}  ≤ {e.get('bound_calls')} calls")
+        node.add(f"body{reused}: {_s(e.get('source'))}  ≤ {_s(e.get('bound_calls'))} calls")
     elif kind == "hole_end":
-        cost = (f"{e.get('calls', 0)} calls, {e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
-                f"${e.get('cost_usd', 0):.4f}")
-        mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {escape(str(e.get('error', '')))}"
+        cost = _cost(e)
+        mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {_s(e.get('error', ''))}"
         node.label = f"{node.label}  {mark} {cost}"
 
 
@@ -144,22 +160,22 @@ def _search(e: dict[str, Any], nest: list[Tree]) -> None:
     kind = e["event"]
     if kind == "search_start":
         nest[1:] = [nest[0].add(f"[bold]search[/] {len(e.get('candidates', []))} candidates, "
-                                f"bound: calls ≤ {e.get('bound_calls')}")]
+                                f"bound: calls ≤ {_s(e.get('bound_calls'))}")]
     elif kind == "candidate_start":
         b = e.get("bound", {})
         nest[2:] = [nest[min(1, len(nest) - 1)].add(
-            f"candidate #{e.get('candidate')} {escape(str(e.get('description')))}  bound: calls ≤ {b.get('calls')}")]
+            f"candidate #{_s(e.get('candidate'))} {_s(e.get('description'))}  bound: calls ≤ {b.get('calls')}")]
     elif kind == "candidate_end" and len(nest) > 2:
-        said = (f"[green]✓[/] {escape(repr(e.get('answer'))[:60])}  confidence {e.get('confidence')}, "
-                f"reasoning {e.get('reasoning_tokens')} tok" if e.get("ok")
-                else f"[red]✗[/] {escape(str(e.get('error')))}")
-        nest[2].label = (f"{nest[2].label}  {said}; {e.get('calls', 0)} calls ({e.get('leaves', 0)} leaves), "
+        said = (f"[green]✓[/] {escape(repr(e.get('answer'))[:60])}  confidence {_s(e.get('confidence'))}, "
+                f"reasoning {_s(e.get('reasoning_tokens'))} tok" if e.get("ok")
+                else f"[red]✗[/] {_s(e.get('error'))}")
+        nest[2].label = (f"{nest[2].label}  {said}; {_s(e.get('calls', 0))} calls ({_s(e.get('leaves', 0))} leaves), "
                          f"${e.get('cost_usd', 0):.4f}, {e.get('wall_s', 0):.2f} s")
         del nest[2:]
     elif kind == "search_choice":
-        nest[-1].add(f"[bold]chosen[/] #{e.get('winner')}: {escape(str(e.get('why')))}")
+        nest[-1].add(f"[bold]chosen[/] #{_s(e.get('winner'))}: {_s(e.get('why'))}")
     elif kind == "search_error":
-        nest[-1].add(f"[red]search_error[/] {escape(str(e.get('message')))}")
+        nest[-1].add(f"[red]search_error[/] {_s(e.get('message'))}")
 
 
 def _graph(e: dict[str, Any], frames: dict[int, Tree], run: Tree) -> None:
@@ -169,19 +185,18 @@ def _graph(e: dict[str, Any], frames: dict[int, Tree], run: Tree) -> None:
     kind = e["event"]
     if kind == "graph_start":
         parent = frames.get(e.get("parent") or 0, run)
-        frames[e["graph"]] = parent.add(f"graph depth {e.get('depth')}: {escape(str(e.get('question')))}  "
-                                        f"(≤ {e.get('bound_calls')} calls)")
+        frames[e["graph"]] = parent.add(f"graph depth {_s(e.get('depth'))}: {_s(e.get('question'))}  "
+                                        f"(≤ {_s(e.get('bound_calls'))} calls)")
     elif kind == "graph_node_start":
         edges = f" ← {', '.join(map(str, e['parents']))}" if e.get("parents") else ""
-        label = f"[{e.get('index')}] layer {e.get('layer')}{edges}  {escape(str(e.get('task')))}"
+        label = f"[{_s(e.get('index'))}] layer {_s(e.get('layer'))}{edges}  {_s(e.get('task'))}"
         frames[e["node"]] = frames.get(e["graph"], run).add(label)
     elif kind == "graph_note":
-        frames.get(e["graph"], run).add(f"[yellow]note[/] layer {e.get('layer')}: {escape(str(e.get('note')))}")
+        frames.get(e["graph"], run).add(f"[yellow]note[/] layer {_s(e.get('layer'))}: {_s(e.get('note'))}")
     elif kind in ("graph_node", "graph_end"):
         node = frames.get(e["node"] if kind == "graph_node" else e["graph"])
         if node is not None:
-            cost = (f"{e.get('calls', 0)} calls, {e.get('prompt_tokens', 0)}+{e.get('completion_tokens', 0)} tok, "
-                    f"${e.get('cost_usd', 0):.4f}")
-            mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {escape(str(e.get('error', '')))}"
+            cost = _cost(e)
+            mark = "[green]✓[/]" if e.get("ok") else f"[red]✗[/] {_s(e.get('error', ''))}"
             what = f"{e['kind']} " if e.get("kind") not in (None, "final") else ""  # final says so already
-            node.label = f"{node.label}  {what}{mark} {cost}"
+            node.label = f"{node.label}  {escape(what)}{mark} {cost}"
