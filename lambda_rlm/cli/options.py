@@ -92,7 +92,8 @@ def run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--max-calls", type=whole, default=None, help="refuse or stop the run beyond this many model calls")
     r.add_argument("--max-tokens", type=tokens, default=None, help="… beyond this many tokens, prompts and replies")
     r.add_argument("--max-usd", type=dollars, default=None, help="… beyond this cost in US dollars (litellm's prices)")
-    r.add_argument("--deadline", type=positive_seconds, default=None, help="… beyond this many seconds (counted once the model client has loaded)")
+    r.add_argument("--deadline", type=positive_seconds, default=None,
+                   help="… beyond this many seconds (counted once the model client has loaded)")
     r.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds per request (default 120)")
     r.add_argument("--max-attempts", type=positive, default=8,
                    help="tries per request on rate limits, server errors and timeouts (default 8)")
