@@ -117,7 +117,8 @@ def test_a_failing_leaf_aborts_the_run_unless_recovered(tmp_path: Path) -> None:
 def test_a_failing_leaf_inside_the_library_is_located_at_the_users_call(tmp_path: Path) -> None:
     provider = ScriptedProvider(lambda prompt: "not a list at all")
     program = tmp_path / "kinds.lam"
-    program.write_text('import labels\n\ndef main (doc : Text) : List Text =\n  labels_of "" ["fruit", "tool"] (lines doc)\n')
+    program.write_text('import labels\n\ndef main (doc : Text) : List Text =\n'
+                       '  labels_of "" ["fruit", "tool"] (lines doc)\n')
     with registered(lrtest=provider), pytest.raises(LeafError) as info:
         run(compile(program), "a pear\nan apple\n", config(tmp_path, reasks=0))
     error = info.value
