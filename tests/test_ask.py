@@ -459,6 +459,8 @@ def test_dry_run_explains_and_stops_without_calling_the_model(tmp_path: Path,
     assert out.startswith("task: search (rules, unsure; no model call (dry run))")
     assert "plan: search" in out and "τ = " in out and "k = " in out and "calls ≤ " in out
     assert "depth ≤ 0" in out and "prompt ≤ " in out and "def find_in" in out
+    k = int(re.search(r"k = ([\d,]+)", out)[1].replace(",", ""))  # type: ignore[index]
+    assert f"8 at a time, stopping after the first wave that answers: from 8 pieces to all of them (at most {k}" in out
 
 
 def test_dry_run_json_is_machine_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

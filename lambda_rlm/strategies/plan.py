@@ -383,6 +383,10 @@ def explain(choice: Choice) -> str:
         if choice.program.uses("votes") and (choice.config.label_votes or 1) > 1:
             part += (f"\nsamples per labelling leaf: {choice.config.label_votes}"
                      " (the model's profile; majority per record)")
+    if choice.program.uses("scan") and b.k:
+        wave = max(1, min(choice.config.concurrency, b.k))
+        part += (f"\nreading: the pieces most relevant to the question first, {wave} at a time, stopping after the "
+                 f"first wave that answers: from {wave} pieces to all of them (at most {b.k:,}, the bound's worst case)")
     return "\n".join([
         f"task: {choice.task} ({choice.note})",
         f"plan: {choice.plan}    main : {choice.program.type}",
