@@ -78,6 +78,7 @@ def test_the_most_relevant_piece_is_read_first_and_reading_stops_there(tmp_path:
     with registered(lrtest=provider):
         result = run(compile_program(SCAN), doc, config, question=QUESTION)
     assert result.value == ("7342",) and provider.calls == result.calls == 1 < result.bound.calls
+    assert result.pieces_read == {"read": 1, "of": result.bound.calls}  # reported, as read
 
 
 def test_a_wave_is_as_many_pieces_as_requests_in_flight(tmp_path: Path) -> None:
@@ -87,6 +88,7 @@ def test_a_wave_is_as_many_pieces_as_requests_in_flight(tmp_path: Path) -> None:
         result = run(compile_program(SCAN), document("The access code for the north gate is 7342.", at=5), config,
                      question=QUESTION)
     assert result.value == ("7342",) and provider.calls == 4
+    assert result.pieces_read is not None and result.pieces_read["read"] == 4 < result.pieces_read["of"]
 
 
 def test_with_no_answer_every_piece_is_read_and_no_more(tmp_path: Path) -> None:
@@ -95,6 +97,7 @@ def test_with_no_answer_every_piece_is_read_and_no_more(tmp_path: Path) -> None:
     with registered(lrtest=provider):
         result = run(compile_program(SCAN), document("Nothing here about gates.", at=3), config, question=QUESTION)
     assert result.value == () and provider.calls == result.calls == result.bound.calls
+    assert result.pieces_read == {"read": result.bound.calls, "of": result.bound.calls}
 
 
 def test_an_answer_in_the_lowest_ranked_piece_is_still_found(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA = "lambda-rlm/output/1"
+SCHEMA = "lambda-rlm/output/2"
 KEYS = (
     "schema", "command", "date", "model", "question",
     "value", "type", "task", "plan", "confident", "used_model", "note", "source",
     "calls", "total_calls", "cache_hits", "requests", "prompt_tokens", "completion_tokens", "cost_usd", "wall_s",
-    "bound", "leaves", "winner", "why", "candidates", "error",
+    "pieces_read", "bound", "leaves", "winner", "why", "candidates", "error",
 )
 
 

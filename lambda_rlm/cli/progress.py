@@ -65,7 +65,10 @@ def summary_line(ends: list[dict[str, Any]]) -> str:
     usd = sum(float(e.get("cost_usd") or 0.0) for e in ends)
     wall = sum(float(e.get("wall_s") or 0.0) for e in ends)
     hits = f" ({cached} from the cache)" if cached else ""
-    return f"done: {calls} call{'s' if calls != 1 else ''}{hits}, {tokens:,} tokens, ${usd:.4f}, {wall:.1f} s"
+    scans = [e["pieces_read"] for e in ends if isinstance(e.get("pieces_read"), dict)]
+    read = (f", read {sum(int(p.get('read') or 0) for p in scans):,} of {sum(int(p.get('of') or 0) for p in scans):,}"
+            " pieces" if scans else "")
+    return f"done: {calls} call{'s' if calls != 1 else ''}{hits}, {tokens:,} tokens, ${usd:.4f}, {wall:.1f} s{read}"
 
 
 class StdoutConsole(Console):

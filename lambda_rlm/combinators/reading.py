@@ -42,11 +42,15 @@ async def scan(found: Fn, f: Fn, xs: tuple[Any, ...], *, ctx: Any) -> tuple[Any,
     result for which `found` holds; everything the waves read gave, in order."""
     wave = max(1, int(ctx.wave or 1)) if may_wait(f) else len(xs) or 1
     out: list[Any] = []
+    read = 0
     for start in range(0, len(xs), wave):
         part = xs[start:start + wave]
         results = await together(f(x) for x in part) if may_wait(f) else [await f(x) for x in part]
+        read += len(part)
         got = [y for ys in results for y in ys]
         out += got
         if any([await found(y) for y in got]):
             break
+    if ctx.emit is not None:  # the result reports how much of the document was read (Result.pieces_read)
+        ctx.emit({"event": "scan", "read": read, "pieces": len(xs)})
     return tuple(out)

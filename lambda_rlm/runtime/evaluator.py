@@ -50,6 +50,7 @@ class Context:
     wave: int = 1  # pieces `scan` reads at once: the requests the model takes at once
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
+    emit: Callable[[dict[str, Any]], None] | None = None  # the run's trace, for what combinators report
 
 
 class Closure:

@@ -130,6 +130,15 @@ class Result:
     trace: tuple[dict[str, Any], ...] = field(repr=False, default=())
 
     @property
+    def pieces_read(self) -> dict[str, int] | None:
+        """How many of the pieces its ranked reading (`scan`) could read the run read, summed over
+        its scans; None for a run that reads no ranked pieces."""
+        scans = [e for e in self.trace if e.get("event") == "scan"]
+        if not scans:
+            return None
+        return {"read": sum(int(e["read"]) for e in scans), "of": sum(int(e["pieces"]) for e in scans)}
+
+    @property
     def json_value(self) -> Any:
         """The value as plain JSON data (`json.dumps` takes it): an option is its value or None,
         a record a dict, a tuple or list a list."""
@@ -146,6 +155,7 @@ class Result:
             "calls": self.calls, "cache_hits": self.cache_hits, "requests": self.requests,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd, "wall_s": round(self.wall_s, 3), "bound": self.bound.as_dict(),
+            "pieces_read": self.pieces_read,
         }
 
 
@@ -258,7 +268,7 @@ class Session:
         start = time.monotonic()
         model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
         context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes,
-                          wave=config.concurrency)
+                          wave=config.concurrency, emit=emit)
         expander = Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), emit)
         evaluator = Evaluator(prog, leaf, context, expander)
         left = self.budget.remaining_s()
