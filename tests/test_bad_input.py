@@ -528,13 +528,32 @@ def test_a_very_long_question_is_read_in_linear_time_by_the_reference_model(tmp_
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-500:]
 
 
-def test_the_deadline_counts_from_when_the_model_client_is_loaded(server: OpenAIServer) -> None:
-    server.state.reset()
-    server.state.reply = lambda messages: "NONE"
-    # litellm's import alone takes about 3 s in a fresh process: a 2 s deadline that counted it sent nothing
-    done = cli(*run_args("--deadline", "2", api_base=server.base_url), stdin="The number is 7342.\n")
+SLOW_IMPORT = """import sys, time
+
+
+class SlowLitellm:  # litellm's import takes 8 s more in this process: a deadline must not count it
+    def find_spec(self, name, path=None, target=None):
+        if name == "litellm":
+            sys.meta_path.remove(self)
+            time.sleep(8)
+        return None
+
+
+sys.meta_path.insert(0, SlowLitellm())
+"""
+
+
+def test_the_deadline_counts_from_when_the_model_client_is_loaded(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT)
+    env = {**base_env(), "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The access code for the north gate is 7342.\n")
+    # An in-process model loads litellm at its first leaf: a 6 s deadline that counted the 8 s import
+    # would stop the run before its first request.
+    done = cli("ask", "What is the access code for the north gate?", str(doc), "--model", "reference/32k",
+               "--deadline", "6", "--no-cache", "--quiet", env=env)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert server.state.requests >= 1
+    assert done.stdout.strip() == "7342"
 
 
 def test_a_run_cut_by_its_deadline_prints_no_coroutine_warning(tmp_path: Path) -> None:
