@@ -39,4 +39,5 @@ def test_calibrate_stores_the_largest_reliable_batch_and_plans_use_it(
     argv = ["ask", instance.question, str(doc), "--model", "reference/4k", "--task", "aggregate", "--dry-run"]
     assert main(argv) == 0
     explained = capsys.readouterr().out
-    assert "records per labelling leaf: 5 (capped at 5 by the model's profile)" in explained
+    assert "per labelling leaf: 5 (capped at 5 by the profile of reference/4k: lambda-rlm calibrate" in explained
+    assert "--sizes 2,3,5" in explained  # which calibration chose it

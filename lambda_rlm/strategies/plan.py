@@ -369,6 +369,14 @@ def _dollars(choice: Choice) -> str:
             else f"cost: no price known for {choice.config.model} (a local or unpriced model)")
 
 
+def _profile_named(model: str, cap: int) -> str:
+    """Which profile set a cap of `cap` records: the model's, with how it was measured, or the run's own setting."""
+    found = profile(model)
+    if found is None or found.label_records != cap:
+        return "the run's max_leaf_records"
+    return f"the profile of {model}: {found.measured}" if found.measured else f"the profile of {model}"
+
+
 def explain(choice: Choice) -> str:
     """The chosen task, the plan's source, τ, k and the bound, as printed by `ask --explain`."""
     b = choice.bound
@@ -379,7 +387,8 @@ def explain(choice: Choice) -> str:
     if b.batch is not None:
         cap = choice.config.max_leaf_records
         part += (f"\nrecords per labelling leaf: {b.batch:,}"
-                 + (f" (capped at {cap:,} by the model's profile)" if cap is not None and b.batch == cap else ""))
+                 + (f" (capped at {cap:,} by {_profile_named(choice.config.model, cap)})"
+                    if cap is not None and b.batch == cap else ""))
         if choice.program.uses("votes") and (choice.config.label_votes or 1) > 1:
             part += (f"\nsamples per labelling leaf: {choice.config.label_votes}"
                      " (the model's profile; majority per record)")
