@@ -23,6 +23,10 @@ from . import holes
 
 # Tokens the chat format adds around a prompt (role markers, separators), counted generously.
 MESSAGE_OVERHEAD = 16
+# Applications one analysis may follow before it gives up with a clear error: the shipped examples and
+# plans take at most a few hundred (aggregate: 423), and a program whose calls double at each of 24 levels
+# would take 2^24.
+MAX_STEPS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class Analyser:
         self.account = a.Cost()
         self.where: Span | None = None
         self._writer_tokens: dict[int, int] = {}
+        self.steps = 0  # applications analysed so far: see MAX_STEPS
 
     def fail(self, message: str) -> NoReturn:
         """Reject the program at the application being analysed."""
@@ -110,6 +115,10 @@ class Analyser:
 
     def call(self, f: a.AValue, *args: a.AValue) -> a.AValue:
         """Apply a function over sizes to arguments, charging the current account."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self.fail(f"the bound's analysis gave up after {MAX_STEPS:,} applications: this program's calls "
+                      "branch too much to be followed (a function that calls another twice, nested deeply?)")
         for arg in args:
             if not isinstance(f, a.Fun):
                 # Sound by refusal: a function the analysis lost track of could call the model.

@@ -217,7 +217,7 @@ def show_trace(args: argparse.Namespace) -> int:
         raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm (it is not UTF-8 text)") from None
     try:
         render_trace(events)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # 10**400 s in a .2f too
         what = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "a field of the wrong kind"
         raise ConfigError(f"'{args.file}' is not a trace written by lambda-rlm: an event has {what}") from None
     return EXIT_OK

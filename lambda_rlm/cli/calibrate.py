@@ -21,7 +21,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     "accuracy is within 5 points of the best (the model's profile, used by the plans).")
     p.add_argument("model", help="a litellm model string, e.g. local/qwen2.5-coder-0.5b")
     p.add_argument("--records", type=positive, default=40, help="probe records (default 40)")
-    p.add_argument("--sizes", default="5,10,20,40", help="batch sizes to try (default 5,10,20,40)")
+    p.add_argument("--sizes", type=_sizes, default="5,10,20,40", help="batch sizes to try (default 5,10,20,40)")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe (default 0)")
     p.add_argument("--api-base", default=None, help="base URL of an OpenAI-compatible server")
     p.add_argument("--timeout", type=positive_seconds, default=600.0, help="seconds per request (default 600)")
@@ -31,13 +31,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _sizes(text: str) -> list[int]:
+    """Parse batch sizes separated by commas (an argparse type, so a bad one is a usage error)."""
+    from .options import positive
+
+    sizes = [positive(x) for x in text.split(",") if x.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"not a list of batch sizes: {text!r} (try 5,10,20,40)")
+    return sizes
+
+
 def run(args: argparse.Namespace) -> int:
     from lambda_rlm.bench.calibrate import Trial, calibrate, save
     from lambda_rlm.strategies.plan import resolve_config
 
-    from .options import positive
-
-    sizes = [positive(x) for x in args.sizes.split(",") if x.strip()]
+    sizes = args.sizes
     config = replace(resolve_config(model=args.model), api_base=args.api_base, timeout_s=args.timeout,
                      use_cache=not args.no_cache, cache_dir=args.cache_dir)
 

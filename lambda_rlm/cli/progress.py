@@ -101,7 +101,7 @@ def render_trace(events: list[dict[str, Any]], console: Console | None = None) -
         if kind == "run_start":
             b = e.get("bound", {})
             run = nest[-1].add(f"run {_s(e.get('program', ''))}  model={_s(e.get('model', ''))}  "
-                           f"bound: calls ≤ {b.get('calls')}, prompt ≤ {b.get('max_prompt_tokens')} tok/call")
+                           f"bound: calls ≤ {_s(b.get('calls'))}, prompt ≤ {_s(b.get('max_prompt_tokens'))} tok/call")
         elif kind == "leaf_start":
             label = f"leaf {escape(str(e['key'])[:12])}  {_s(e.get('prompt_chars', '?'))} chars"
             leaves[e["key"]] = holes.get(e.get("hole", 0), run).add(label)
@@ -167,7 +167,7 @@ def _search(e: dict[str, Any], nest: list[Tree]) -> None:
     elif kind == "candidate_start":
         b = e.get("bound", {})
         nest[2:] = [nest[min(1, len(nest) - 1)].add(
-            f"candidate #{_s(e.get('candidate'))} {_s(e.get('description'))}  bound: calls ≤ {b.get('calls')}")]
+            f"candidate #{_s(e.get('candidate'))} {_s(e.get('description'))}  bound: calls ≤ {_s(b.get('calls'))}")]
     elif kind == "candidate_end" and len(nest) > 2:
         said = (f"[green]✓[/] {escape(repr(e.get('answer'))[:60])}  confidence {_s(e.get('confidence'))}, "
                 f"reasoning {_s(e.get('reasoning_tokens'))} tok" if e.get("ok")
@@ -191,8 +191,9 @@ def _graph(e: dict[str, Any], frames: dict[int, Tree], run: Tree) -> None:
         frames[e["graph"]] = parent.add(f"graph depth {_s(e.get('depth'))}: {_s(e.get('question'))}  "
                                         f"(≤ {_s(e.get('bound_calls'))} calls)")
     elif kind == "graph_node_start":
-        edges = f" ← {', '.join(map(str, e['parents']))}" if e.get("parents") else ""
-        label = f"[{_s(e.get('index'))}] layer {_s(e.get('layer'))}{edges}  {_s(e.get('task'))}"
+        edges = f" ← {_s(', '.join(map(str, e['parents'])))}" if e.get("parents") else ""
+        index = _s(f"[{e.get('index')}]")  # escaped whole: `[bold]` or `[/]` is an index of the wrong kind
+        label = f"{index} layer {_s(e.get('layer'))}{edges}  {_s(e.get('task'))}"
         frames[e["node"]] = frames.get(e["graph"], run).add(label)
     elif kind == "graph_note":
         frames.get(e["graph"], run).add(f"[yellow]note[/] layer {_s(e.get('layer'))}: {_s(e.get('note'))}")

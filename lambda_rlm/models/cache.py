@@ -8,11 +8,13 @@ the first `get` or `put`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ class LeafCache:
 
     def get(self, key: str) -> Entry | None:
         """The entry stored under `key`, or None."""
-        with self._lock:
+        with self._lock, self._usable():
             row = (
                 self._connect()
                 .execute(
@@ -86,7 +88,7 @@ class LeafCache:
         type_, value, text, prompt_tokens, completion_tokens, cost_usd = row
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):  # not JSON text, or nested too deep
             return None  # a damaged row is a miss; the next put replaces it
         return Entry(type_, decoded, text, prompt_tokens, completion_tokens, cost_usd)
 
@@ -102,13 +104,13 @@ class LeafCache:
             entry.cost_usd,
             time.time(),
         )
-        with self._lock:
+        with self._lock, self._usable():
             # In autocommit mode one statement is one transaction: atomic, and a third of the
             # round trips of an explicit BEGIN … COMMIT.
             self._connect().execute("INSERT OR REPLACE INTO leaves VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._lock, self._usable():
             (count,) = self._connect().execute("SELECT COUNT(*) FROM leaves").fetchone()
         return int(count)
 
@@ -117,6 +119,19 @@ class LeafCache:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    @contextlib.contextmanager
+    def _usable(self) -> Iterator[None]:
+        """Turn SQLite's errors on an opened cache (a damaged file, another table of the same name)
+        into a ConfigError that names the file, not a traceback."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise ConfigError(
+                f"cannot use the leaf cache {self.path}: {err}",
+                notes=["it is damaged or not lambda-rlm's: delete it, set LAMBDA_RLM_CACHE_DIR or "
+                       "cache_dir to another folder, or turn the cache off"],
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -65,7 +65,7 @@ def read(path: str | Path) -> list[Event]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
             event = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # torn, not JSON, nested too deep or a number too long to read
             continue
         if isinstance(event, dict):  # a line that is a number or a list is no event of ours
             events.append(event)
