@@ -256,7 +256,8 @@ OPTIONS: list[tuple[list[str], int, str]] = [
     (["--window", "-5"], 2, "not negative"),
     (["--concurrency", "0"], 2, "must be 1 or more"),
     (["--timeout", "0"], 2, "seconds above 0"),
-    (["--output-tokens", "0"], 5, "must be larger than the output per call"),
+    (["--output-tokens", "0"], 5, "the output per call must be at least 1 token, not 0"),  # said "(None tokens)"
+    (["--output-tokens", "9000", "--window", "8000"], 5, "window (8,000 tokens) must be larger than the output"),
     (["--max-calls", "0"], 4, "more than --max-calls 0"),
     (["--arg", "nope"], 5, "--arg takes NAME=VALUE"),
     (["--arg", "colour=red"], 5, "no input named colour"),

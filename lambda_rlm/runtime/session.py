@@ -80,9 +80,11 @@ class Config:
             raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
         if self.api_base is not None:
             _check_api_base(self.api_base)
-        if self.output_tokens < 1 or (self.window is not None and self.window <= self.output_tokens):
-            raise ConfigError(f"the window ({self.window} tokens) must be larger than the output per call "
-                              f"({self.output_tokens} tokens)")
+        if self.output_tokens < 1:
+            raise ConfigError(f"the output per call must be at least 1 token, not {self.output_tokens}")
+        if self.window is not None and self.window <= self.output_tokens:
+            raise ConfigError(f"the window ({self.window:,} tokens) must be larger than the output per call "
+                              f"({self.output_tokens:,} tokens)")
 
     def resolved(self) -> Config:
         """This config with its window set: the one given, else the model's own where its provider or
