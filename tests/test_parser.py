@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -395,3 +399,27 @@ def test_the_grammar_is_strict_lalr() -> None:
     from lambda_rlm.lang.parser import build_lark
 
     build_lark(strict=True)
+
+
+def _check_in(cache_dir: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LAMBDA_RLM_CACHE_DIR": cache_dir, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.run([sys.executable, "-m", "lambda_rlm", "check", "examples/search.lam"], capture_output=True,
+                          text=True, env=env, cwd=REPO_ROOT, timeout=120)
+
+
+def test_the_built_parser_is_kept_between_runs_and_a_bad_copy_is_rebuilt(tmp_path: Path) -> None:
+    first = _check_in(str(tmp_path))
+    kept = list(tmp_path.glob("parser-tables-lark-*.cache"))
+    assert first.returncode == 0 and len(kept) == 1 and kept[0].stat().st_size > 0
+    second = _check_in(str(tmp_path))  # served by the kept tables: the same analysis, word for word
+    assert (second.returncode, second.stdout, second.stderr) == (0, first.stdout, first.stderr)
+    kept[0].write_bytes(b"not tables at all")  # damaged: rebuilt, silently
+    third = _check_in(str(tmp_path))
+    assert (third.returncode, third.stdout, third.stderr) == (0, first.stdout, "")
+
+
+def test_a_cache_folder_that_cannot_be_made_costs_only_the_build(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    done = _check_in(str(blocker / "cache"))  # its parent is a file: no folder, no tables kept
+    assert done.returncode == 0 and done.stderr == "" and "calls ≤" in done.stdout

@@ -22,6 +22,7 @@ from typing import Any
 import tenacity
 
 from lambda_rlm.core.errors import ConfigError
+from lambda_rlm.core.paths import default_cache_dir as default_cache_dir
 
 DB_NAME = "leaves.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -38,12 +39,6 @@ CREATE TABLE IF NOT EXISTS leaves (
     created REAL NOT NULL
 )
 """
-
-
-def default_cache_dir() -> Path:
-    """`$LAMBDA_RLM_CACHE_DIR`, else `~/.cache/lambda-rlm` (computed, not created)."""
-    configured = os.environ.get("LAMBDA_RLM_CACHE_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "lambda-rlm"
 
 
 @dataclass(frozen=True, slots=True)
