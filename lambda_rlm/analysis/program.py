@@ -72,8 +72,8 @@ class Program:
         `instruction_tokens` replace either)."""
         counted = count or cl100k().count
         model = CostModel(window=window, output_tokens=output_tokens, count=counted,
-                          instruction_tokens=instruction_tokens or (
-                              lambda ty: formats.instruction_budget(ty, counted, output_tokens, True)))
+                          instruction_tokens=instruction_tokens
+                          or formats.instruction_counter(counted, output_tokens, True))
         return self.bound(model, input_tokens, arg_tokens, values, max_leaf_tokens)
 
     @property

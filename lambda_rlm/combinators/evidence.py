@@ -34,8 +34,6 @@ def _terms(question: str) -> set[str]:
     return {w for w in (m.casefold() for m in _WORD.findall(question)) if len(w) > 3 and w not in _FUNCTION_WORDS}
 
 
-
-
 def _flat(text: str) -> str:
     return " ".join(text.split())
 

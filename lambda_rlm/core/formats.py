@@ -90,6 +90,19 @@ def instruction_budget(type_: t.Type, count: Callable[[str], int], output_tokens
     return tokens
 
 
+def instruction_counter(count: Callable[[str], int], output_tokens: int, reasks: bool) -> Callable[[t.Type], int]:
+    """`instruction_budget` for one tokenizer and output limit, counted once per type: the bound's
+    analysis asks at every leaf it visits, and the instructions are constant per type."""
+    counted: dict[t.Type, int] = {}
+
+    def tokens(type_: t.Type) -> int:
+        if type_ not in counted:
+            counted[type_] = instruction_budget(type_, count, output_tokens, reasks)
+        return counted[type_]
+
+    return tokens
+
+
 def reask(error: Exception | str, type_: t.Type) -> str:
     """The user message that re-asks after a reply failed to decode."""
     said = str(error).encode()

@@ -369,15 +369,9 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
     """What the analysis must assume to bound what this runtime really sends.
 
     Each leaf's system message is its type's format instruction; a re-ask sends the original
-    messages plus the latest bad reply and a correction (decode.instruction_budget).
+    messages plus the latest bad reply and a correction (formats.instruction_budget).
     """
-    counted: dict[t.Type, int] = {}  # the analysis asks once per leaf it visits: count each type once
-
-    def instruction_tokens(ty: t.Type) -> int:
-        if ty not in counted:
-            counted[ty] = formats.instruction_budget(ty, tokenizer.count, config.output_tokens, bool(config.reasks))
-        return counted[ty]
-
+    instruction_tokens = formats.instruction_counter(tokenizer.count, config.output_tokens, bool(config.reasks))
     return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
                      instruction_tokens,
                      votes=config.label_votes or 1, hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
