@@ -30,11 +30,14 @@ from lambda_rlm.core.errors import (
 )
 
 if TYPE_CHECKING:
-    from lambda_rlm.analysis.cost import Bound
+    from lambda_rlm.analysis.cost import Bound, Leaves
+    from lambda_rlm.analysis.holes import HoleLimits
     from lambda_rlm.analysis.program import Program, compile
     from lambda_rlm.core.registry import Combinator, combinator, standard_library
     from lambda_rlm.models.providers import Provider
-    from lambda_rlm.runtime.session import Config, Planned, Result, Session, arun, prepare, run
+    from lambda_rlm.models.settings import Limits, ModelSettings
+    from lambda_rlm.runtime.config import Config
+    from lambda_rlm.runtime.session import Planned, Result, Session, arun, prepare, run
     from lambda_rlm.strategies.ask import aask, ask
     from lambda_rlm.strategies.plan import AskResult, Choice
     from lambda_rlm.strategies.search import SearchResult
@@ -46,7 +49,9 @@ __version__ = VERSION
 # name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {
     "compile": "analysis.program", "Program": "analysis.program", "Bound": "analysis.cost",
-    "run": "runtime.session", "arun": "runtime.session", "Config": "runtime.session", "Result": "runtime.session",
+    "run": "runtime.session", "arun": "runtime.session", "Config": "runtime.config",
+    "ModelSettings": "models.settings", "Limits": "models.settings", "Leaves": "analysis.cost",
+    "HoleLimits": "analysis.holes", "Result": "runtime.session",
     "prepare": "runtime.session", "Planned": "runtime.session", "Session": "runtime.session",
     "ask": "strategies.ask", "aask": "strategies.ask",
     "AskResult": "strategies.plan", "Choice": "strategies.plan", "SearchResult": "strategies.search",
@@ -73,7 +78,8 @@ __all__ = [
     # compiling and bounding
     "compile", "Program", "Bound",
     # running
-    "run", "arun", "Config", "Result", "prepare", "Planned", "Session",
+    "run", "arun", "Config", "ModelSettings", "Limits", "Leaves", "HoleLimits", "Result", "prepare", "Planned",
+    "Session",
     # asking
     "ask", "aask", "AskResult", "Choice", "SearchResult", "Strategy", "strategy",
     # extending

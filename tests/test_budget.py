@@ -16,7 +16,8 @@ from providers import ScriptedProvider, SleepingProvider, priced_model, register
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import BudgetExceeded
 from lambda_rlm.models.budget import Budget, BudgetRefusal, Counters
-from lambda_rlm.models.llm import LLMConfig, Oracle
+from lambda_rlm.models.llm import Oracle
+from lambda_rlm.models.settings import ModelSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")
 
@@ -33,7 +34,7 @@ def oracle(
     model: str, budget: Budget, events: list[dict[str, Any]] | None = None, **config: Any
 ) -> Oracle:
     return Oracle(
-        LLMConfig(model, use_cache=False, **config),
+        ModelSettings(model, **config),
         budget=budget,
         on_event=None if events is None else events.append,
     )
@@ -163,7 +164,7 @@ def test_max_calls_counts_retries_and_reasks() -> None:
 def test_max_tokens_is_never_exceeded() -> None:
     provider = ScriptedProvider(reply=lambda prompt: "word " * 30)
     with registered(lrtest=provider):
-        o = oracle("lrtest/m", Budget(max_tokens=1500), max_output_tokens=200, concurrency=3)
+        o = oracle("lrtest/m", Budget(max_tokens=1500), output_tokens=200, concurrency=3)
         results = run_leaves(o, 20)
     used = o.budget.snapshot()
     assert 0 < provider.calls < 20 and used.tokens <= 1500
@@ -173,7 +174,7 @@ def test_max_tokens_is_never_exceeded() -> None:
 def test_max_usd_uses_litellms_cost_table_and_is_never_exceeded() -> None:
     provider = ScriptedProvider(reply=lambda prompt: "ok")
     with registered(lrpaid=provider), priced_model("lrpaid/m", usd_per_token=1e-4):
-        o = oracle("lrpaid/m", Budget(max_usd=0.05), max_output_tokens=100)
+        o = oracle("lrpaid/m", Budget(max_usd=0.05), output_tokens=100)
         results = run_leaves(o, 30)
     spent = o.budget.snapshot().cost_usd
     answered = [r for r in results if not isinstance(r, BaseException)]

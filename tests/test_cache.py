@@ -22,7 +22,8 @@ from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import ConfigError
 from lambda_rlm.core.values import Record
 from lambda_rlm.models.cache import Entry, LeafCache, default_cache_dir
-from lambda_rlm.models.llm import LLMConfig, Oracle
+from lambda_rlm.models.llm import Oracle
+from lambda_rlm.models.settings import ModelSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")
 
@@ -49,11 +50,11 @@ def test_identical_rerun_makes_zero_provider_calls(tmp_path: Path) -> None:
     provider, registration = scripted(lambda prompt: '[{"word": "a", "count": 2}]')
     prompts = [f"count words in chunk {i}" for i in range(5)]
     with registration:
-        first = Oracle(LLMConfig("lrtest/m", cache_dir=str(tmp_path)))
+        first = Oracle(ModelSettings("lrtest/m"), cache=LeafCache(tmp_path))
         fresh = answer(first, prompts, t.List(PAIR))
         first.close()
         assert provider.calls == 5
-        second = Oracle(LLMConfig("lrtest/m", cache_dir=str(tmp_path)))
+        second = Oracle(ModelSettings("lrtest/m"), cache=LeafCache(tmp_path))
         again = answer(second, prompts, t.List(PAIR))
         second.close()
     assert provider.calls == 5
@@ -67,7 +68,7 @@ def test_identical_rerun_makes_zero_provider_calls(tmp_path: Path) -> None:
 def test_use_cache_false_asks_every_time(tmp_path: Path) -> None:
     provider, registration = scripted(lambda prompt: "x")
     with registration:
-        oracle = Oracle(LLMConfig("lrtest/m", cache_dir=str(tmp_path), use_cache=False))
+        oracle = Oracle(ModelSettings("lrtest/m"))
         answer(oracle, ["same", "same"], t.TEXT)
         answer(oracle, ["same"], t.TEXT)
     assert provider.calls == 3
@@ -78,7 +79,7 @@ def test_cache_keys_differ_by_type_model_prompt_and_parameters(tmp_path: Path) -
     with scripted()[1]:
 
         def key(prompt: str, type_: t.Type, model: str = "lrtest/m", **config: Any) -> str:
-            oracle = Oracle(LLMConfig(model, cache_dir=str(tmp_path), **config))
+            oracle = Oracle(ModelSettings(model, **config), cache=LeafCache(tmp_path))
             return oracle.request(prompt, type_).key()
 
         base = key("p", t.INT)
@@ -89,7 +90,7 @@ def test_cache_keys_differ_by_type_model_prompt_and_parameters(tmp_path: Path) -
             key("p", t.INT, model="lrtest/other"),
             key("q", t.INT),
             key("p", t.INT, temperature=0.5),
-            key("p", t.INT, max_output_tokens=100),
+            key("p", t.INT, output_tokens=100),
             key("p", t.INT, api_base="http://127.0.0.1:9/v1"),
         ]
         assert base == key("p", t.INT)
@@ -100,7 +101,7 @@ def test_cache_keys_differ_by_type_model_prompt_and_parameters(tmp_path: Path) -
 
 def test_key_is_the_hash_of_canonical_json_naming_the_type(tmp_path: Path) -> None:
     with scripted()[1]:
-        request = Oracle(LLMConfig("lrtest/m", use_cache=False)).request("p", t.List(PAIR))
+        request = Oracle(ModelSettings("lrtest/m")).request("p", t.List(PAIR))
     canonical = json.loads(request.canonical())
     assert canonical["type"] == "List {count : Int, word : Text}"
     assert canonical["model"] == "lrtest/m" and canonical["version"]

@@ -14,7 +14,6 @@ import json
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +44,9 @@ RETRIED_AS = {"rate_limit": "RateLimitError", "server_error": "InternalServerErr
 HANG_TIMEOUT_S = 0.5
 
 
-@dataclass(frozen=True)
-class FastRetries(Config):
-    """`Config` with short backoff waits: `Config` has no knob for `LLMConfig.retry_wait_s`."""
-
-    retry_wait_s: float = 0.01
-
-    def llm_config(self) -> Any:
-        return replace(super().llm_config(), retry_wait_s=self.retry_wait_s)
+def FastRetries(**settings: Any) -> Config:
+    """`Config` with short backoff waits."""
+    return Config(**{"retry_wait_s": 0.01, **settings})
 
 
 class TypedFaultProvider(FaultProvider):

@@ -15,7 +15,7 @@ from test_lint import _unsafe_calls
 
 from lambda_rlm import compile
 from lambda_rlm.analysis import holes
-from lambda_rlm.analysis.cost import CostModel
+from lambda_rlm.analysis.holes import HoleLimits
 from lambda_rlm.cli.progress import render_trace
 from lambda_rlm.core.errors import BudgetExceeded, CostError, HoleError, LambdaError, TypeError_
 from lambda_rlm.runtime.session import Config, Result, run
@@ -120,7 +120,7 @@ def test_nested_holes_up_to_the_depth_limit(tmp_path: Path) -> None:
     ends = {e["name"]: e["calls"] for e in events(result, "hole_end")}
     assert ends == {"innermost": 2, "inner": 3, "answer": 4} == {**ends, "answer": provider.calls}
     # The static bound holds the whole expansion: W + B(1) with hole_calls 4, 2 re-asks, depth 3.
-    assert result.bound.calls == holes.allowance(CostModel(), 1) == 3 + 18
+    assert result.bound.calls == holes.allowance(HoleLimits(), 1) == 3 + 18
     text = io.StringIO()
     render_trace(read(tmp_path / "trace.jsonl"), Console(file=text, width=200))
     tree = text.getvalue()
@@ -156,7 +156,7 @@ def test_a_hole_inside_map_is_written_once_and_evaluated_per_item(tmp_path: Path
     assert n >= 3 and all(v.startswith("NOTE") for v in result.value)
     assert result.calls == provider.calls == 1 + n
     assert [e["reused"] for e in events(result, "hole_body")] == [False] + [True] * (n - 1)
-    assert result.bound.calls >= n * holes.allowance(CostModel(), 1)
+    assert result.bound.calls >= n * holes.allowance(HoleLimits(), 1)
 
 
 def test_a_hole_inside_if_is_written_only_when_its_branch_runs(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_a_hole_sees_data_locals_and_definitions_but_not_local_functions_or_its_
 
 
 def test_the_allowance_rule() -> None:
-    m = CostModel(hole_calls=4, hole_reasks=2, max_hole_depth=3)
+    m = HoleLimits(calls=4, reasks=2, max_depth=3)
     assert [holes.body_calls(m, d) for d in (3, 2, 1)] == [4, 11, 18]
     assert holes.allowance(m, 1) == 21 and holes.writer_calls(m) == 3
 

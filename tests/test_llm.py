@@ -32,7 +32,8 @@ from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LeafError
 from lambda_rlm.core.values import Record, Some
 from lambda_rlm.models import decode
 from lambda_rlm.models.budget import Budget
-from lambda_rlm.models.llm import LLMConfig, Oracle
+from lambda_rlm.models.llm import Oracle
+from lambda_rlm.models.settings import ModelSettings
 
 # litellm's own pydantic models warn when first built; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydantic.*")
@@ -77,8 +78,8 @@ def servers(_shared_servers: tuple[OpenAIServer, OpenAIServer]) -> list[OpenAISe
 def oracle(
     model: str = "lrtest/m", events: list[dict[str, Any]] | None = None, **config: Any
 ) -> Oracle:
-    config = {"use_cache": False, "retry_wait_s": 0.01, **config}
-    return Oracle(LLMConfig(model, **config), on_event=None if events is None else events.append)
+    config = {"retry_wait_s": 0.01, **config}
+    return Oracle(ModelSettings(model, **config), on_event=None if events is None else events.append)
 
 
 # --- decoding: a table of (reply, type, value) -------------------------------------------------
@@ -224,7 +225,7 @@ def test_a_reply_that_never_decodes_fails_as_a_leaf_error_after_the_reasks() -> 
     provider = ScriptedProvider(reply=lambda prompt: "I cannot count")
     with registered(lrtest=provider), pytest.raises(LeafError, match="after 4 re-asks") as info:
         run(oracle().leaf("how many", t.INT))
-    assert provider.calls == 1 + LLMConfig("x").reasks
+    assert provider.calls == 1 + ModelSettings("x").reasks
     assert "no number" in info.value.message
 
 
@@ -250,7 +251,7 @@ def test_a_retry_after_beyond_the_deadline_fails_at_once(server: OpenAIServer) -
     server.state.rate_limit_first, server.state.retry_after = 1, "5"
     events: list[dict[str, Any]] = []
     o = Oracle(
-        LLMConfig("openai/tiny", api_base=server.base_url, use_cache=False),
+        ModelSettings("openai/tiny", api_base=server.base_url),
         budget=Budget.within(2.0),
         on_event=events.append,
     )
@@ -306,7 +307,7 @@ def test_auth_error_fails_at_once_without_the_key() -> None:
     text = info.value.format()
     assert "refused the credentials" in text and "\n" not in info.value.message
     assert SECRET not in text and SECRET not in json.dumps(events)
-    assert SECRET not in repr(LLMConfig("x", api_key=SECRET))
+    assert SECRET not in repr(ModelSettings("x", api_key=SECRET))
 
 
 @pytest.mark.parametrize(

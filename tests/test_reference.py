@@ -153,5 +153,5 @@ def test_the_reference_model_s_revision_keys_its_cache() -> None:
     from lambda_rlm.runtime.session import Config
 
     assert PROVIDER.revision
-    identity = Backend.make(Config(model="reference/8k").llm_config()).identity
+    identity = Backend.make(Config(model="reference/8k").llm).identity
     assert identity == f"reference/8k@{PROVIDER.revision}"

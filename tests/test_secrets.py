@@ -97,7 +97,7 @@ def test_a_run_leaves_the_key_in_no_trace_cache_file_log_or_output(
     assert result.calls > 4 and rerun.cache_hits == result.calls
     out = capsys.readouterr()
     assert_nowhere(SECRET, tmp_path, logs.text, out.out, out.err, json.dumps(list(result.trace), default=str),
-                   repr(result), repr(cfg), repr(cfg.llm_config()), json.dumps(result.stats()))
+                   repr(result), repr(cfg), repr(cfg.llm), json.dumps(result.stats()))
     records = result.value[0]
     assert all(set(r) == {"user", "category"} for r in records)  # the reply's extra field was dropped
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from lambda_rlm.core import types as t
-from lambda_rlm.core.errors import CostError
+from lambda_rlm.core.errors import ConfigError, CostError
 from lambda_rlm.core.registry import Combinator
 from lambda_rlm.core.source import Span
 from lambda_rlm.lang import syntax as s
@@ -30,6 +30,20 @@ MAX_STEPS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
+class Leaves:
+    """How large a leaf may be and how many samples it takes, below what merely fits the window:
+    a model's profile or the user sets them (None: as fits, and the profile's votes, else 1)."""
+
+    max_tokens: int | None = None  # tokens of document per leaf
+    max_records: int | None = None  # records per labelling leaf
+    votes: int | None = None  # samples per labelling leaf, majority per record
+
+    def __post_init__(self) -> None:
+        if self.votes is not None and not 1 <= self.votes <= 16:
+            raise ConfigError(f"label_votes must be from 1 to 16, not {self.votes}")
+
+
+@dataclass(frozen=True, slots=True)
 class CostModel:
     """What the analysis assumes about the model: window, output limit and how prompts are framed."""
 
@@ -41,9 +55,7 @@ class CostModel:
     k: int | None = None
     batch: int | None = None  # records per labelling leaf (partition.choose_batch)
     votes: int = 1  # samples per labelling leaf (a model's profile)
-    hole_calls: int = 4  # calls a hole's body may make of its own (holes.body_calls)
-    hole_reasks: int = 2  # re-asks of a hole's writer after a body is rejected
-    max_hole_depth: int = 3  # holes in programs are at depth 1, holes in their bodies at 2, ...
+    holes: holes.HoleLimits = holes.HoleLimits()  # holes in programs are at depth 1, in their bodies at 2, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,19 +252,19 @@ class Analyser:
         """A hole costs its allowance (holes.py) wherever it is evaluated; its value is no larger than
         one reply or the largest value it may use (expand.py refuses a body that would make it larger)."""
         m, depth = self.model, self.hole_depth
-        if depth > m.max_hole_depth:
+        if depth > m.holes.max_depth:
             raise CostError(f"this hole would be written at depth {depth}, deeper than the limit of "
-                            f"{m.max_hole_depth}", node.span,
+                            f"{m.holes.max_depth}", node.span,
                             ["write the expression instead of a further hole"] if depth > 1 else
                             ["holes are turned off (max_hole_depth = 0)"])
         scope = self.hole_scopes.get(id(node), {})
         ty = self.hole_types[id(node)]
         writer = self.writer_tokens(node, ty, scope)
-        w, b = holes.writer_calls(m), holes.body_calls(m, depth)
+        w, b = holes.writer_calls(m.holes), holes.body_calls(m.holes, depth)
         body_prompt = m.window - m.output_tokens  # the most any leaf of a checked body can be sent
         leaf = a.Leaf(node.span, writer, m.output_tokens, f"writer of ?{node.name}")
         self.charge(a.Cost(w + b, w * writer + b * body_prompt, max(writer, body_prompt if b else 0), 0, (leaf,)))
-        return a.of_type(ty, holes.reach(m, depth, (env[n] for n in scope if n in env)))
+        return a.of_type(ty, holes.reach(m.holes, m.output_tokens, depth, (env[n] for n in scope if n in env)))
 
     def writer_tokens(self, node: s.Hole, ty: t.Type, scope: Mapping[str, t.Scheme]) -> int:
         """The largest prompt the writer of this hole is sent: the ask, one rejected body (at most one
@@ -260,9 +272,9 @@ class Analyser:
         if id(node) not in self._writer_tokens:
             m = self.model
             signatures = [c.signature for c in self.combinators.values()]
-            base = m.count(holes.writer_prompt(node, ty, scope, signatures, self.hole_depth, m))
+            base = m.count(holes.writer_prompt(node, ty, scope, signatures, self.hole_depth, m.holes))
             reask = m.count(holes.reask_overhead()) + m.output_tokens + holes.DIAGNOSTIC_BYTES + 3
-            reask = reask if m.hole_reasks else 0
+            reask = reask if m.holes.reasks else 0
             self._writer_tokens[id(node)] = base + reask + m.instruction_tokens(t.TEXT) + MESSAGE_OVERHEAD
         return self._writer_tokens[id(node)]
 

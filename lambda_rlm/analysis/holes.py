@@ -16,25 +16,29 @@ for the static bound (cost.py) and for the check of a written body (expand.py):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from dataclasses import dataclass
 
 from lambda_rlm.core import types as t
+from lambda_rlm.core.errors import ConfigError
 from lambda_rlm.lang import syntax as s
 
 from . import absdomain as a
 
 
-class HoleLimits(Protocol):
-    """The run's limits that size a hole (`cost.CostModel` has them; this module needs nothing else of it)."""
+@dataclass(frozen=True, slots=True)
+class HoleLimits:
+    """How far holes may go in a run: the calls a body may make of its own, the re-asks of a
+    writer after a rejected body, and how deep holes may nest in bodies (0 turns holes off)."""
 
-    @property
-    def output_tokens(self) -> int: ...
-    @property
-    def hole_calls(self) -> int: ...
-    @property
-    def hole_reasks(self) -> int: ...
-    @property
-    def max_hole_depth(self) -> int: ...
+    calls: int = 4
+    reasks: int = 2
+    max_depth: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("calls", "reasks", "max_depth"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"hole {name} must be 0 or more, not {getattr(self, name)}")
+
 
 # A rejected body's diagnostic is quoted back to the writer cut to this many bytes (so tokens).
 DIAGNOSTIC_BYTES = 600
@@ -51,32 +55,32 @@ Example, for a hole `?gist : Text` that may use `doc : Text`:
 let head = peek doc 0 400 in llm "Summarise in one sentence:\\n{head}"'''
 
 
-def writer_calls(model: HoleLimits) -> int:
+def writer_calls(limits: HoleLimits) -> int:
     """The writer's calls for one hole: one ask and one re-ask per rejected body."""
-    return 1 + model.hole_reasks
+    return 1 + limits.reasks
 
 
-def body_calls(model: HoleLimits, depth: int) -> int:
+def body_calls(limits: HoleLimits, depth: int) -> int:
     """B(depth): the calls a body written at `depth` may make, one nested hole's allowance included."""
-    calls = model.hole_calls
-    for _ in range(depth, model.max_hole_depth):
-        calls = model.hole_calls + writer_calls(model) + calls
+    calls = limits.calls
+    for _ in range(depth, limits.max_depth):
+        calls = limits.calls + writer_calls(limits) + calls
     return calls
 
 
-def allowance(model: HoleLimits, depth: int) -> int:
+def allowance(limits: HoleLimits, depth: int) -> int:
     """What one evaluation of a hole at `depth` may cost in calls: its writer and its body."""
-    return writer_calls(model) + body_calls(model, depth)
+    return writer_calls(limits) + body_calls(limits, depth)
 
 
-def reach(model: HoleLimits, depth: int, visible: Iterable[a.AValue]) -> int | None:
+def reach(limits: HoleLimits, output_tokens: int, depth: int, visible: Iterable[a.AValue]) -> int | None:
     """The largest text (and list) a hole's value may hold (None: unbounded): (2 + max_depth − depth)
     times the larger of one model reply and the largest value it may use, so that at every level
     a body can wrap its nested hole's value in some text of its own."""
-    largest: int | None = model.output_tokens
+    largest: int | None = output_tokens
     for v in visible:
         largest = a.max_opt(largest, extent(v))
-    return a.mul_opt(largest, 2 + model.max_hole_depth - depth)
+    return a.mul_opt(largest, 2 + limits.max_depth - depth)
 
 
 def extent(v: a.AValue) -> int | None:
@@ -130,19 +134,19 @@ def _le(n: int | None, m: int | None) -> bool:
 
 
 def writer_prompt(hole: s.Hole, hole_type: t.Type, scope: Mapping[str, t.Scheme], signatures: Iterable[str],
-                  depth: int, model: HoleLimits) -> str:
+                  depth: int, limits: HoleLimits) -> str:
     """What the model is asked for a hole: its name, type and names, the library, the syntax, the limits."""
     names = [f"  {n} : {t.show(sc.type)}" for n, sc in scope.items()] or ["  (none)"]
     nested = (f"A further hole `?other_name : Type` (a concrete data type) is written by the model later; "
-              f"it counts {allowance(model, depth + 1)} calls." if depth < model.max_hole_depth
+              f"it counts {allowance(limits, depth + 1)} calls." if depth < limits.max_depth
               else "No further holes are allowed at this depth.")
     return "\n".join([
         f"Write one expression of the lambda-rlm language to fill the hole ?{hole.name} : {t.show(hole_type)}",
-        f"(expansion depth {depth} of at most {model.max_hole_depth}).",
+        f"(expansion depth {depth} of at most {limits.max_depth}).",
         "It must have exactly that type. Names it may use, besides the library:", *names,
         "Library:", *(f"  {sig}" for sig in signatures),
         _SYNTAX, _EXAMPLE,
-        f"The expression may make at most {body_calls(model, depth)} model calls in all; an llm inside map "
+        f"The expression may make at most {body_calls(limits, depth)} model calls in all; an llm inside map "
         f"runs once per item. {nested}",
         "Reply with the expression only: no `def`, no explanation, no code fence.",
     ])

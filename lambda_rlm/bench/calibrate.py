@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def calibrate(config: Config, records: int = 40, sizes: Sequence[int] = SIZES, s
 
     def trial(size: int, votes: int) -> Trial:
         start = time.monotonic()
-        result = run(PROGRAM, doc, replace(config, max_leaf_records=size, label_votes=votes), notes=notes)
+        result = run(PROGRAM, doc, config.changed(max_leaf_records=size, label_votes=votes), notes=notes)
         correct = sum(1 for got, want in zip(result.value, truth, strict=True) if got == want)
         used = result.bound.batch or size  # the window or the output limit may allow fewer
         done = Trial(used, correct, len(truth), time.monotonic() - start, votes)

@@ -18,7 +18,7 @@ import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -205,8 +205,8 @@ async def arun_bench(tasks: Sequence[Task], lengths: Sequence[int], n: int, seed
     from lambda_rlm.models.cache import LeafCache
     from lambda_rlm.runtime.session import default_tokenizer
 
-    tokenizer = config.tokenizer or default_tokenizer(config.model)
-    config = replace(config, tokenizer=tokenizer)  # one tokenizer object: its memo serves every run
+    tokenizer = config.llm.tokenizer or default_tokenizer(config.model)
+    config = config.changed(tokenizer=tokenizer)  # one tokenizer object: its memo serves every run
     cache = LeafCache(config.cache_dir) if config.use_cache else None
     records: list[Record] = []
     generate_s = dict.fromkeys((t.name for t in tasks), 0.0)
@@ -279,7 +279,7 @@ def summary(report: Report, config: Config, command: Sequence[str], seed: int, n
 
     return {
         "command": list(command), "model": config.model, "window": config.window,
-        "output_tokens": config.output_tokens, "seed": seed, "n": n,
+        "output_tokens": config.llm.output_tokens, "seed": seed, "n": n,
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "version": __version__,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "load_average": _load()},

@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     document = read_document(args.input)
     config = config_from(args)
     planned = prepare(program, document, config, **inputs)
-    if config.max_usd is not None:
+    if config.limits.max_usd is not None:
         refuse_dearer_than(planned.bound, planned.config)
     with progress(not args.quiet and not args.json) as listener, Session(planned.config, listener) as session:
         result = run_sync(session.arun(planned))

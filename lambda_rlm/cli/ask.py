@@ -81,7 +81,7 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
         print(explain(choice), file=sys.stdout if args.dry_run else sys.stderr, flush=True)
     if args.dry_run:
         return EXIT_OK
-    if choice.config.max_usd is not None:
+    if choice.config.limits.max_usd is not None:
         refuse_dearer_than(choice.bound, choice.config)
     with cli.progress(show_progress) as listener:
         answer = run_sync(arun_choice(choice, args.question, document, listener, session))
@@ -111,11 +111,11 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
               flush=True)
     if args.dry_run:
         return EXIT_OK
-    if choice.config.max_usd is not None:
+    if choice.config.limits.max_usd is not None:
         dearest = sum(worst_cost_usd(c.bound, c.config) for c in cands)
-        if dearest > choice.config.max_usd:
+        if dearest > choice.config.limits.max_usd:
             raise BudgetExceeded(f"the search's {len(cands)} candidates may cost up to ${dearest:,.4f} on this input, "
-                                 f"more than --max-usd {choice.config.max_usd:g}",
+                                 f"more than --max-usd {choice.config.limits.max_usd:g}",
                                  notes=["nothing was run; lower --search, or raise the limit"])
     with cli.progress(show_progress) as listener:
         found = run_sync(arun_search(choice, cands, args.question, document, listener, session))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from lambda_rlm.strategies.plan import resolve_config
 
     sizes = args.sizes
-    config = replace(resolve_config(model=args.model), api_base=args.api_base, timeout_s=args.timeout,
+    config = resolve_config(model=args.model).changed(api_base=args.api_base, timeout_s=args.timeout,
                      use_cache=not args.no_cache, cache_dir=args.cache_dir)
 
     def shown(trial: Trial) -> None:

@@ -19,49 +19,16 @@ import re
 import sys
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lambda_rlm.core.errors import ConfigError, LambdaError, LeafError
 
 from . import providers
+from .settings import ModelSettings
 
 ROUTER_SUFFIXES = (".yaml", ".yml", ".json")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class LLMConfig:
-    """How leaves reach a model. `model` is a litellm model string or a Router config path.
-
-    With `api_base` and no key, `openai/…` models get a placeholder key, since local
-    OpenAI-compatible servers want none but the OpenAI client insists on one.
-    """
-
-    model: str
-    api_base: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    temperature: float = 0.0
-    vote_temperature: float = 0.7  # samples of a vote after the first (the first is at `temperature`)
-    max_output_tokens: int = 512
-    timeout_s: float = 60.0
-    max_attempts: int = 8
-    reasks: int = 4
-    concurrency: int = 8
-    cache_dir: str | None = None
-    use_cache: bool = True
-    retry_wait_s: float = 0.5
-    max_wait_s: float = 30.0  # cap on one wait, Retry-After included
-    structured_output: bool | None = None  # None: ask litellm.supports_response_schema
-
-    def __post_init__(self) -> None:
-        positive = ("max_output_tokens", "timeout_s", "max_attempts", "concurrency")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"LLMConfig.{name} must be positive, not {getattr(self, name)}")
-        if self.reasks < 0:
-            raise ConfigError(f"LLMConfig.reasks must be 0 or more, not {self.reasks}")
 
 
 class CallTimeout(Exception):
@@ -185,7 +152,7 @@ class Backend:
     def __init__(
         self,
         litellm: Any,
-        config: LLMConfig,
+        config: ModelSettings,
         router: Any,
         group: str,
         models: list[str],
@@ -212,7 +179,7 @@ class Backend:
             self.structured = all(_supports_schema(litellm, m) for m in models)
 
     @classmethod
-    def make(cls, config: LLMConfig) -> Backend:
+    def make(cls, config: ModelSettings) -> Backend:
         litellm = import_litellm()
         path_text, _, group = config.model.partition("#")
         if not path_text.endswith(ROUTER_SUFFIXES):

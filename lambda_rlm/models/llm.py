@@ -40,9 +40,9 @@ from .backend import (
     translate,
     unpack,
 )
-from .backend import LLMConfig as LLMConfig
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
+from .settings import ModelSettings
 
 PROMPT_VERSION = "1"  # bump when decode's instructions change, so old cache entries stop matching
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -127,7 +127,7 @@ class Oracle:
 
     def __init__(
         self,
-        config: LLMConfig,
+        config: ModelSettings,
         budget: Budget | None = None,
         on_event: Callable[[Event], None] | None = None,
         count: Count = estimate_tokens,
@@ -139,9 +139,7 @@ class Oracle:
         # Each prompt is counted for the leaf_start event and again for the budget, and each
         # system message is one of a handful of constants: remember recent counts.
         self._count = functools.lru_cache(maxsize=256)(count)
-        if cache is None and config.use_cache:
-            cache = LeafCache(config.cache_dir)
-        self._cache = cache if config.use_cache else None
+        self._cache = cache
         self._backend: Backend | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -179,7 +177,7 @@ class Oracle:
         backend = self._get_backend()
         drawn = any(sample)
         params: dict[str, Param] = {
-            "max_tokens": self.config.max_output_tokens,
+            "max_tokens": self.config.output_tokens,
             "temperature": self.config.vote_temperature if drawn else self.config.temperature,
             "structured": decode.is_json_type(result_type) and backend.structured,
         }
@@ -321,7 +319,7 @@ class Oracle:
         kwargs: dict[str, Any] = {
             "messages": messages,
             "temperature": temperature,
-            "max_tokens": self.config.max_output_tokens,
+            "max_tokens": self.config.output_tokens,
         }
         if structured:
             kwargs["response_format"] = decode.response_format(result_type)
@@ -336,7 +334,7 @@ class Oracle:
         estimate = sum(
             self._count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in kwargs["messages"]
         ) if metered else 0
-        cap = self.config.max_output_tokens
+        cap = self.config.output_tokens
         reservation = self.budget.reserve(estimate + cap, backend.cost(estimate, cap))
         left = self.budget.remaining_s()
         timeout = (
@@ -368,7 +366,7 @@ class Oracle:
     def _clip(self, text: str) -> str:
         """A reply cut to `max_output_tokens` of our tokenizer: the static bound counts on it, and a
         provider may ignore max_tokens or count with another tokenizer."""
-        cap = self.config.max_output_tokens
+        cap = self.config.output_tokens
         if len(text.encode()) <= cap or self._count(text) <= cap:  # tokens <= bytes
             return text
         lo, hi = 0, len(text)  # the longest prefix that fits

@@ -108,9 +108,9 @@ class Expander:
                    parent=None if parent is None else parent.id, at=hole.span.location())
         token = _FRAME.set(frame)
         try:
-            if frame.depth > self.model.max_hole_depth:  # the bound refuses this first; a guard
+            if frame.depth > self.model.holes.max_depth:  # the bound refuses this first; a guard
                 raise HoleError(f"the hole ?{hole.name} would be written at depth {frame.depth}, deeper than "
-                                f"the limit of {self.model.max_hole_depth}", hole.span)
+                                f"the limit of {self.model.holes.max_depth}", hole.span)
             body = await self._body(hole, frame, env, globals_)
             value = await evaluate(body.expr, env)
         except LambdaError as err:
@@ -161,9 +161,9 @@ class Expander:
 
     async def _write(self, hole: s.Hole, frame: Frame, env: Mapping[str, Any], globals_: Mapping[str, Any]) -> Body:
         ty = self.hole_types[id(hole)]
-        base = holes.writer_prompt(hole, ty, self.hole_scopes[id(hole)], self.signatures, frame.depth, self.model)
+        base = holes.writer_prompt(hole, ty, self.hole_scopes[id(hole)], self.signatures, frame.depth, self.model.holes)
         prompt, last = base, None
-        for attempt in range(1, holes.writer_calls(self.model) + 1):
+        for attempt in range(1, holes.writer_calls(self.model.holes) + 1):
             reply = await self.ask(prompt, hole)
             try:
                 body = self._accept(hole, reply, frame.depth, env, globals_)
@@ -177,7 +177,8 @@ class Expander:
                        attempt=attempt)
             return body
         assert last is not None
-        raise HoleError(f"the model wrote no acceptable body for ?{hole.name} in {holes.writer_calls(self.model)} "
+        attempts = holes.writer_calls(self.model.holes)
+        raise HoleError(f"the model wrote no acceptable body for ?{hole.name} in {attempts} "
                         f"attempts; the last was rejected with {last.kind}: {last.message}", hole.span,
                         ["the last diagnostic:", *last.format().splitlines()])
 
@@ -220,14 +221,14 @@ class Expander:
         aenv = self._sizes(an, scope, env, globals_)
         value, cost = an.measure(lambda: an.evaluate(expr, aenv))
         check_window(cost.leaves, m)
-        limit = holes.body_calls(m, depth)
+        limit = holes.body_calls(m.holes, depth)
         if cost.calls > limit:
             raise CostError(f"this expression may make up to {cost.calls} model calls, more than the {limit} "
                             f"a hole at depth {depth} may make", expr.span,
                             ["make fewer llm calls: read fewer or larger chunks, or use one call"])
         if cost.depth > 0:
             raise CostError("this expression recurses through divide, which a hole's body may not do", expr.span)
-        reach = holes.reach(m, depth, (aenv[n] for n in scope))
+        reach = holes.reach(m.holes, m.output_tokens, depth, (aenv[n] for n in scope))
         if not holes.fits(value, a.of_type(self.hole_types[id(hole)], reach)):
             raise CostError(f"this expression's value may be larger than {reach} tokens, the most a hole's "
                             "value may hold (one reply, or the largest value it may use)", expr.span)

@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,96 +23,16 @@ from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.models import providers
-from lambda_rlm.models.backend import model_window, run_sync
+from lambda_rlm.models.backend import run_sync
 from lambda_rlm.models.budget import Budget, Counters
-from lambda_rlm.models.local import DEFAULT_MODEL as DEFAULT_MODEL
+from lambda_rlm.models.model_files import DEFAULT_MODEL as DEFAULT_MODEL
 from lambda_rlm.text import records
 
+from .config import FALLBACK_WINDOW as FALLBACK_WINDOW
+from .config import Config as Config
 from .evaluator import Context, Evaluator, sample
 from .expand import Expander, charge, tagged
 from .trace import Trace
-
-FALLBACK_WINDOW = 8192  # the window of a model neither its provider nor litellm's table knows
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything a run needs besides the program and its inputs."""
-
-    model: str = DEFAULT_MODEL
-    api_base: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    window: int | None = None  # None: the model's own window where known, else FALLBACK_WINDOW (resolved)
-    output_tokens: int = 512
-    max_leaf_tokens: int | None = None
-    max_leaf_records: int | None = None  # records per labelling leaf (a model's profile); None: as fit
-    label_votes: int | None = None  # samples per labelling leaf, majority per record; None: the profile's, else 1
-    concurrency: int = 8
-    temperature: float = 0.0
-    vote_temperature: float = 0.7  # a vote's samples after the first
-    timeout_s: float = 120.0
-    max_attempts: int = 8
-    reasks: int = 4
-    use_cache: bool = True
-    cache_dir: str | None = None
-    max_calls: int | None = None
-    max_tokens: int | None = None
-    max_usd: float | None = None
-    deadline_s: float | None = None
-    trace_path: str | None = None
-    progress: bool = False
-    retry_wait_s: float = 0.5
-    max_wait_s: float = 30.0
-    hole_calls: int = 4  # calls a hole's body may make of its own (README, "Typed holes")
-    hole_reasks: int = 2  # re-asks of a hole's writer after a rejected body
-    max_hole_depth: int = 3  # holes in holes' bodies, and so on; 0 turns holes off
-    tokenizer: Any = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        for name in ("hole_calls", "hole_reasks", "max_hole_depth", "max_calls", "max_tokens", "max_usd"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:  # NaN fails too
-                raise ConfigError(f"Config.{name} must be 0 or more, not {value}")
-        if self.label_votes is not None and not 1 <= self.label_votes <= 16:
-            raise ConfigError(f"Config.label_votes must be from 1 to 16, not {self.label_votes}")
-        if self.deadline_s is not None and not self.deadline_s > 0:
-            raise ConfigError(f"Config.deadline_s must be a number of seconds above 0, not {self.deadline_s}")
-        if self.api_base is not None:
-            _check_api_base(self.api_base)
-        if self.output_tokens < 1:
-            raise ConfigError(f"the output per call must be at least 1 token, not {self.output_tokens}")
-        if self.window is not None and self.window <= self.output_tokens:
-            raise ConfigError(f"the window ({self.window:,} tokens) must be larger than the output per call "
-                              f"({self.output_tokens:,} tokens)")
-
-    def resolved(self) -> Config:
-        """This config with its window set: the one given, else the model's own where its provider or
-        litellm's table knows it, else FALLBACK_WINDOW. Every command and the Python API take the
-        window by this one rule (a model unknown to both makes litellm's table be read: ~3 s once)."""
-        if self.window is not None:
-            return self
-        window = model_window(self.model) or FALLBACK_WINDOW
-        return replace(self, window=max(window, self.output_tokens + 1))
-
-    def llm_config(self) -> Any:
-        from lambda_rlm.models.backend import LLMConfig
-
-        return LLMConfig(
-            model=self.model, api_base=self.api_base, api_key=self.api_key, temperature=self.temperature,
-            vote_temperature=self.vote_temperature, max_output_tokens=self.output_tokens, timeout_s=self.timeout_s,
-            max_attempts=self.max_attempts,
-            reasks=self.reasks, concurrency=self.concurrency, cache_dir=self.cache_dir, use_cache=self.use_cache,
-            retry_wait_s=self.retry_wait_s, max_wait_s=self.max_wait_s,
-        )
-
-
-def _check_api_base(url: str) -> None:
-    """A ConfigError unless `url` is an http(s) URL with a host and no spaces (a typo would otherwise
-    be retried for minutes as a server error)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        raise ConfigError(f"the api_base {url!r} is not an http(s) URL",
-                          notes=["for example --api-base http://127.0.0.1:8000/v1"])
 
 
 @dataclass(frozen=True)
@@ -195,7 +114,7 @@ def prepare(program: Program | str | Path, context: str, config: Config | None =
         raise UnboundNameError("the program has no 'main' definition to run")
     args = _inputs(prog, context, inputs)  # the user's own mistakes first, before the model is looked up
     config = fit_to_model(config or Config())
-    tokenizer = config.tokenizer or default_tokenizer(config.model)
+    tokenizer = config.llm.tokenizer or default_tokenizer(config.model)
     return Planned(prog, tuple(args), config, tokenizer, plan(prog, config, tokenizer, args))
 
 
@@ -212,9 +131,9 @@ class Session:
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         _refuse_async(on_event)
         self.config = config or Config()
-        c = self.config
-        self.budget = Budget(c.max_calls, c.max_tokens, c.max_usd)  # the deadline is set by the first run
-        self.trace = Trace(c.trace_path, on_event)
+        limits = self.config.limits  # the deadline is set by the first run
+        self.budget = Budget(limits.max_calls, limits.max_tokens, limits.max_usd)
+        self.trace = Trace(self.config.trace_path, on_event)
         self._caches: dict[str | None, Any] = {}
 
     def __enter__(self) -> Session:
@@ -248,12 +167,13 @@ class Session:
         _refuse_async(on_event)
         self._refuse_over_budget(bound)
         emit = self.trace.emit if on_event is None else _both(self.trace.emit, on_event)
-        oracle = Oracle(config.llm_config(), self.budget, tagged(emit), planned.tokenizer.count, self.cache(config))
+        oracle = Oracle(config.llm, self.budget, tagged(emit), planned.tokenizer.count, self.cache(config))
         made, first_event, before = 0, len(self.trace.events), self.budget.snapshot()
         if bound.calls:
             oracle.prepare()  # load the model client before the clock starts, not inside the first leaf
-        if self.config.deadline_s is not None and self.budget.deadline is None:
-            self.budget.deadline = time.monotonic() + self.config.deadline_s
+        deadline_s = self.config.limits.deadline_s
+        if deadline_s is not None and self.budget.deadline is None:
+            self.budget.deadline = time.monotonic() + deadline_s
 
         async def leaf(prompt: str, ty: t.Type, node: s.Llm | s.Hole | None) -> Any:
             nonlocal made
@@ -270,7 +190,7 @@ class Session:
         start = time.monotonic()
         model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
         context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes,
-                          wave=config.concurrency, emit=emit)
+                          wave=config.llm.concurrency, emit=emit)
         expander = Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), emit)
         evaluator = Evaluator(prog, leaf, context, expander)
         left = self.budget.remaining_s()
@@ -284,7 +204,7 @@ class Session:
             return result
         except TimeoutError:
             emit({"event": "run_error", "kind": "deadline"})
-            raise BudgetExceeded(f"the run passed its deadline of {self.config.deadline_s:g} s",
+            raise BudgetExceeded(f"the run passed its deadline of {self.config.limits.deadline_s:g} s",
                                  notes=["completed leaves are cached; rerun to resume"]) from None
         except LambdaError as exc:
             emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
@@ -316,12 +236,13 @@ class Session:
 
 def refuse_dearer_than(bound: Bound, config: Config, what: str = "the program") -> float:
     """The run's worst cost (`worst_cost_usd`); BudgetExceeded, before any call, when it is more than
-    `config.max_usd`. The command line checks this before every run; in Python, `max_usd` caps what
+    `config.limits.max_usd`. The command line checks this before every run; in Python, `max_usd` caps what
     a run spends as it goes (a run stops before a request that could pass it)."""
     dollars = worst_cost_usd(bound, config)
-    if config.max_usd is not None and dollars > config.max_usd:
+    limit = config.limits.max_usd
+    if limit is not None and dollars > limit:
         raise BudgetExceeded(f"{what} may cost up to ${dollars:,.4f} on this input (litellm's prices for "
-                             f"{config.model}), more than --max-usd {config.max_usd:g}",
+                             f"{config.model}), more than --max-usd {limit:g}",
                              notes=["nothing was run; raise the limit or shrink the input"])
     return dollars
 
@@ -331,7 +252,7 @@ def worst_cost_usd(bound: Bound, config: Config) -> float:
     deployment of a Router config); 0 for a local or unpriced model. Loads litellm."""
     from lambda_rlm.models.backend import Backend
 
-    return Backend.make(config.llm_config()).cost(bound.total_prompt_tokens, bound.total_output_tokens)
+    return Backend.make(config.llm).cost(bound.total_prompt_tokens, bound.total_output_tokens)
 
 
 def _refuse_async(on_event: Callable[[dict[str, Any]], None] | None) -> None:
@@ -362,7 +283,7 @@ def plan(prog: Program, config: Config, tokenizer: Any, args: list[Any]) -> Boun
     doc = args[0]
     shape = records.extent(doc) if prog.uses("records") else None  # measured only when a bound can use it
     return prog.bound(cost_model(config, tokenizer), tokenizer.count(doc), arg_tokens, values,
-                      config.max_leaf_tokens, shape, config.max_leaf_records)
+                      config.leaves.max_tokens, shape, config.leaves.max_records)
 
 
 def cost_model(config: Config, tokenizer: Any) -> CostModel:
@@ -371,11 +292,10 @@ def cost_model(config: Config, tokenizer: Any) -> CostModel:
     Each leaf's system message is its type's format instruction; a re-ask sends the original
     messages plus the latest bad reply and a correction (formats.instruction_budget).
     """
-    instruction_tokens = formats.instruction_counter(tokenizer.count, config.output_tokens, bool(config.reasks))
-    return CostModel(config.resolved().window or FALLBACK_WINDOW, config.output_tokens, tokenizer.count,
-                     instruction_tokens,
-                     votes=config.label_votes or 1, hole_calls=config.hole_calls, hole_reasks=config.hole_reasks,
-                     max_hole_depth=config.max_hole_depth)
+    llm = config.resolved().llm
+    instruction_tokens = formats.instruction_counter(tokenizer.count, llm.output_tokens, bool(llm.reasks))
+    return CostModel(llm.window or FALLBACK_WINDOW, llm.output_tokens, tokenizer.count, instruction_tokens,
+                     votes=config.leaves.votes or 1, holes=config.holes)
 
 
 async def _text(reply: Any) -> str:
@@ -440,11 +360,13 @@ def fit_to_model(config: Config) -> Config:
     call at a time (a queue would only eat into the per-call timeouts), and never a window larger
     than the one it is loaded with."""
     config = config.resolved()
-    found = providers.find(config.model)
+    llm = config.llm
+    found = providers.find(llm.model)
     if found is None:
         return config
-    concurrency = min(config.concurrency, found.concurrency or config.concurrency)
-    return replace(config, concurrency=concurrency, window=min(config.window or 0, found.window(config.model)))
+    concurrency = min(llm.concurrency, found.concurrency or llm.concurrency)
+    window = min(llm.window or 0, found.window(llm.model))
+    return replace(config, llm=replace(llm, concurrency=concurrency, window=window))
 
 
 @functools.cache

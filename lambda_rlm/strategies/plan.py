@@ -264,8 +264,8 @@ async def achoose(question: str, document: str, config: Config, task: str | None
     """
     from lambda_rlm.runtime.session import default_tokenizer, prepare
 
-    tokenizer = config.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
-    config = replace(config, tokenizer=tokenizer)
+    tokenizer = config.llm.tokenizer or default_tokenizer(config.model)  # the run's own, so bounds agree
+    config = config.changed(tokenizer=tokenizer)
     _refuse_long_question(question, config, tokenizer.count)
     if task is not None:
         if task not in task_names():
@@ -299,15 +299,15 @@ def _leaf_cap(task: str, config: Config) -> Config:
     """The config with list-returning leaves kept small enough for their reply to fit, and labelling
     leaves no larger than the model's profile says it labels reliably."""
     found = profile(config.model)
-    if config.max_leaf_records is None and found is not None and found.label_records is not None:
-        config = replace(config, max_leaf_records=found.label_records)
-    if config.label_votes is None and found is not None and found.label_votes is not None:
-        config = replace(config, label_votes=found.label_votes)
+    if config.leaves.max_records is None and found is not None and found.label_records is not None:
+        config = config.changed(max_leaf_records=found.label_records)
+    if config.leaves.votes is None and found is not None and found.label_votes is not None:
+        config = config.changed(label_votes=found.label_votes)
     ratio = next((t.list_leaf_ratio for t in task_types() if t.name == task), None)
     if ratio is None:
         return config
-    cap = ratio * config.output_tokens
-    return replace(config, max_leaf_tokens=min(cap, config.max_leaf_tokens or cap))
+    cap = ratio * config.llm.output_tokens
+    return config.changed(max_leaf_tokens=min(cap, config.leaves.max_tokens or cap))
 
 
 def _direct_plan(question: str, document: str, config: Config) -> Planned | None:
@@ -317,9 +317,9 @@ def _direct_plan(question: str, document: str, config: Config) -> Planned | None
     window = config.resolved().window or 0
     prefix = document[: PREFIX_CHARS_PER_TOKEN * window]
     # A prefix's count is within a few tokens of its share of the whole, so this only rejects.
-    if len(prefix) < len(document) and config.tokenizer.count(prefix) > window + 64:
+    if len(prefix) < len(document) and config.llm.tokenizer.count(prefix) > window + 64:
         return None
-    if config.max_leaf_tokens is not None and config.tokenizer.count(document) > config.max_leaf_tokens:
+    if config.leaves.max_tokens is not None and config.llm.tokenizer.count(document) > config.leaves.max_tokens:
         return None
     try:
         return prepare(compile_plan(DIRECT), document, config, question=question)
@@ -332,7 +332,7 @@ async def _menu(question: str, config: Config, on_event: Listener | None,
     """The task the model picks from the menu, and the run that asked it (None when the call failed)."""
     from lambda_rlm.runtime.session import Session, prepare
 
-    menu_config = replace(config, output_tokens=min(config.output_tokens, MENU_OUTPUT_TOKENS))
+    menu_config = config.changed(output_tokens=min(config.llm.output_tokens, MENU_OUTPUT_TOKENS))
     kinds = menu(task_types())  # the menu's lines are its "document"
     planned = prepare(compile_plan(MENU), kinds, menu_config, question=question)
     own = session is None
@@ -382,18 +382,18 @@ def explain(choice: Choice) -> str:
     b = choice.bound
     part = (f"τ = {b.tau:,}, k = {b.k:,}" if b.tau is not None and b.k is not None
             else "τ, k: not used (the document is read in one call)" if b.batch is None else "τ, k: not used")
-    if b.tau is not None and choice.config.max_leaf_tokens is not None:
-        part += f"    (leaves capped at {choice.config.max_leaf_tokens:,} tokens)"
+    if b.tau is not None and choice.config.leaves.max_tokens is not None:
+        part += f"    (leaves capped at {choice.config.leaves.max_tokens:,} tokens)"
     if b.batch is not None:
-        cap = choice.config.max_leaf_records
+        cap = choice.config.leaves.max_records
         part += (f"\nrecords per labelling leaf: {b.batch:,}"
                  + (f" (capped at {cap:,} by {_profile_named(choice.config.model, cap)})"
                     if cap is not None and b.batch == cap else ""))
-        if choice.program.uses("votes") and (choice.config.label_votes or 1) > 1:
-            part += (f"\nsamples per labelling leaf: {choice.config.label_votes}"
+        if choice.program.uses("votes") and (choice.config.leaves.votes or 1) > 1:
+            part += (f"\nsamples per labelling leaf: {choice.config.leaves.votes}"
                      " (the model's profile; majority per record)")
     if choice.program.uses("scan") and b.k:
-        wave = max(1, min(choice.config.concurrency, b.k))
+        wave = max(1, min(choice.config.llm.concurrency, b.k))
         part += (f"\nreading: the pieces most relevant to the question first, {wave} at a time, stopping after "
                  f"the first wave that answers: from {wave} pieces to all of them (at most {b.k:,}, the bound's "
                  "worst case)")

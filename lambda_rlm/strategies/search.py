@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +77,11 @@ def _pool(choice: Choice, question: str, document: str) -> Iterator[tuple[str, P
             tau = None
     caps = [tau // d for d in (2, 4, 8) if tau is not None and tau // d >= MIN_TAU]
     if caps:
-        yield f"{task} plan, leaves ≤ {caps[0]:,} tokens", program, replace(config, max_leaf_tokens=caps[0])
+        yield f"{task} plan, leaves ≤ {caps[0]:,} tokens", program, config.changed(max_leaf_tokens=caps[0])
     for name in variants(task):
         yield f"variant {name}", variant(name), config
     for cap in caps[1:]:
-        yield f"{task} plan, leaves ≤ {cap:,} tokens", program, replace(config, max_leaf_tokens=cap)
+        yield f"{task} plan, leaves ≤ {cap:,} tokens", program, config.changed(max_leaf_tokens=cap)
     yield "hole: the model writes the answering expression", variant(HOLE_VARIANT), config
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lambda_rlm.core.errors import ConfigError, CostError
@@ -48,7 +48,7 @@ class Direct:
                      on_event: Listener | None = None, session: Session | None = None) -> AskResult:
         from lambda_rlm.runtime.session import default_tokenizer
 
-        tokenizer = config.tokenizer or default_tokenizer(config.model)
+        tokenizer = config.llm.tokenizer or default_tokenizer(config.model)
         prefix = truncate(document, direct_room(question, config, tokenizer), tokenizer)
         return await _chosen(question, prefix, config, task, on_event, session, direct=True)
 
@@ -150,9 +150,9 @@ def direct_room(question: str, config: Config, tokenizer: Any) -> int:
     window = config.window or 0
     program = compile_plan(DIRECT)
     args = {program.inputs[1].name: tokenizer.count(question)}
-    unlimited = cost_model(replace(config, window=1 << 40), tokenizer)
+    unlimited = cost_model(config.changed(window=1 << 40), tokenizer)
     framing = program.bound(unlimited, 0, args).max_prompt_tokens  # template, format rule, re-ask room
-    room = min(window - config.output_tokens - framing, config.max_leaf_tokens or window)
+    room = min(window - config.llm.output_tokens - framing, config.leaves.max_tokens or window)
     bounded = cost_model(config, tokenizer)
     while room > 0:  # the bound is linear in the document, so this settles in a step or two
         try:
