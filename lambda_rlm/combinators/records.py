@@ -59,7 +59,7 @@ def item_of(question: str, record: str) -> str:
 @combinator("batch : Int", abstract=lambda an: a.Num.exactly(an.model.batch) if an.model.batch else a.Num(1))
 def batch(*, ctx: Any) -> int:
     """Records per labelling leaf, chosen with the bound: the most whose prompt and reply fit the
-    window and the output limit, capped by the model's profile (`Config.max_leaf_records`)."""
+    window and the output limit, capped by the model's profile (`config.leaves.max_records`)."""
     return int(ctx.batch or 1)
 
 

@@ -6,7 +6,7 @@ labelling leaf holds (`label_records`), and how many samples of such a leaf are 
 (`label_votes`: more than 1 only where one sample is unreliable). Profiles ship in
 `profiles.json`, each with the command and date that measured it; `lambda-rlm calibrate MODEL`
 measures one and stores it in the user's `profiles.json` (in the cache folder), which comes
-first; `Config.max_leaf_records` and `Config.label_votes` override both for a run.
+first; `config.leaves` (`max_leaf_records`, `label_votes`) overrides both for a run.
 """
 
 from __future__ import annotations
