@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError, LambdaError
+from lambda_rlm.core.events import Event
 
 if TYPE_CHECKING:
     from lambda_rlm.bench.tasks.base import Instance, Task
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from lambda_rlm.runtime.session import Config
     from lambda_rlm.strategies.strategy import Strategy
 
-Event = dict[str, Any]
 Listener = Callable[[Event], None]
 # A system under test: (task, instance, config, on_event) -> the answer. Leaf events passed to
 # `on_event` are what the runner counts (the runtime emits them; other systems may emit their own).

@@ -124,7 +124,12 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if args.json:
         print(output("ask", **asked, value=to_json(found.value), task=found.task, plan=found.plan,
                        winner=found.winner, why=found.why, total_calls=found.calls,
-                       candidates=[o.as_event() for o in found.outcomes]))
+                       candidates=[_candidate(o) for o in found.outcomes]))
     else:
         print(show(found.value))
     return EXIT_OK
+
+
+def _candidate(outcome: Any) -> dict[str, Any]:
+    """One candidate of `--json` output: its `candidate_end` event without the event's name."""
+    return {k: v for k, v in outcome.as_event().as_dict().items() if k != "event"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -57,7 +58,7 @@ class Progress:
             self._ends.append(event)
 
 
-def summary_line(ends: list[dict[str, Any]]) -> str:
+def summary_line(ends: Sequence[Mapping[str, Any]]) -> str:
     """`done: 3 calls (1 from the cache), 4,210 tokens, $0.0012, 12.3 s` over the runs that ended."""
     calls = sum(int(e.get("calls") or 0) for e in ends)
     cached = sum(int(e.get("cache_hits") or 0) for e in ends)
@@ -79,7 +80,7 @@ class StdoutConsole(Console):
         raise BrokenPipeError
 
 
-def render_trace(events: list[dict[str, Any]], console: Console | None = None) -> None:
+def render_trace(events: Sequence[Mapping[str, Any]], console: Console | None = None) -> None:
     """Print a trace as a tree: runs, their leaves (with retries and re-asks), and totals."""
     console = console or StdoutConsole()
     root = Tree("[bold]trace")
@@ -131,14 +132,14 @@ def _number(value: object, spec: str) -> str:
     return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else _s(value)
 
 
-def _cost(e: dict[str, Any]) -> str:
+def _cost(e: Mapping[str, Any]) -> str:
     """What a hole or graph node spent: calls, tokens in and out, and dollars."""
     dollars = _number(e.get("cost_usd", 0), ".4f")
     tokens = f"{_s(e.get('prompt_tokens', 0))}+{_s(e.get('completion_tokens', 0))}"
     return f"{_s(e.get('calls', 0))} calls, {tokens} tok, ${dollars}"
 
 
-def _hole(e: dict[str, Any], holes: dict[int, Tree], run: Tree) -> None:
+def _hole(e: Mapping[str, Any], holes: dict[int, Tree], run: Tree) -> None:
     """A hole's expansion as a node under the hole (or run) it happened in, with what it cost."""
     kind, node = e["event"], holes.get(e.get("hole", 0))
     if kind == "hole_start":
@@ -158,7 +159,7 @@ def _hole(e: dict[str, Any], holes: dict[int, Tree], run: Tree) -> None:
         node.label = f"{node.label}  {mark} {cost}"
 
 
-def _search(e: dict[str, Any], nest: list[Tree]) -> None:
+def _search(e: Mapping[str, Any], nest: list[Tree]) -> None:
     """Program search as a node with a child per candidate (its runs inside), its cost and the choice."""
     kind = e["event"]
     if kind == "search_start":
@@ -181,7 +182,7 @@ def _search(e: dict[str, Any], nest: list[Tree]) -> None:
         nest[-1].add(f"[red]search_error[/] {_s(e.get('message'))}")
 
 
-def _graph(e: dict[str, Any], frames: dict[int, Tree], run: Tree) -> None:
+def _graph(e: Mapping[str, Any], frames: dict[int, Tree], run: Tree) -> None:
     """A graph of sub-problems (lambda_rlm/graph.py) as a tree: each graph under the node (or hole) it
     expands, its nodes in order with their parents (the DAG's edges, `← 1, 2`), kind and cost; leaves
     are tagged with their node's frame, so they land under it."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambda_rlm.analysis import absdomain as a
+from lambda_rlm.core import events
 from lambda_rlm.core.registry import combinator
 from lambda_rlm.runtime.evaluator import may_wait, together
 from lambda_rlm.text import relevance
@@ -52,5 +53,5 @@ async def scan(found: Fn, f: Fn, xs: tuple[Any, ...], *, ctx: Any) -> tuple[Any,
         if any([await found(y) for y in got]):
             break
     if ctx.emit is not None:  # the result reports how much of the document was read (Result.pieces_read)
-        ctx.emit({"event": "scan", "read": read, "pieces": len(xs)})
+        ctx.emit(events.Scan(read=read, pieces=len(xs)))
     return tuple(out)

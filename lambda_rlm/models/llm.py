@@ -23,9 +23,10 @@ from typing import Any
 
 import tenacity
 
+from lambda_rlm.core import events, values
 from lambda_rlm.core import types as t
-from lambda_rlm.core import values
 from lambda_rlm.core.errors import LambdaError, LeafError
+from lambda_rlm.core.events import Event
 
 from . import decode
 from .backend import (
@@ -47,7 +48,6 @@ from .settings import ModelSettings
 PROMPT_VERSION = "1"  # bump when decode's instructions change, so old cache entries stop matching
 MESSAGE_OVERHEAD_TOKENS = 4
 
-Event = dict[str, Any]
 Count = Callable[[str], int]
 
 
@@ -150,22 +150,25 @@ class Oracle:
             raise LeafError(f"a leaf cannot return {t.show(result_type)}")
         request = self.request(prompt, result_type, sample)
         key = request.key()
-        self._emit("leaf_start", key, prompt_chars=sum(len(text) for _, text in request.messages))
+        self._emit(events.LeafStart(key=key, prompt_chars=sum(len(text) for _, text in request.messages)))
         start = time.monotonic()
         result = self._lookup(key, result_type, start)
         if result is None:
             try:
                 result = await self._answer(request, key, start)
             except BudgetRefusal as err:
-                self._emit("budget", key, **_fields(err, "limit used asked allowed message"))
+                self._emit(events.BudgetStop(key=key, limit=err.limit, used=err.used, asked=err.asked,
+                                             allowed=err.allowed, message=err.message))
                 raise
             except LambdaError as err:
-                self._emit("leaf_error", key, kind=err.kind, message=err.message)
+                self._emit(events.LeafError(key=key, kind=err.kind, message=err.message))
                 raise
             self._store(key, result_type, result)
         self.budget.count("calls")
-        usage = "prompt_tokens completion_tokens latency_s cost_usd cached attempts reasks"
-        self._emit("leaf_end", key, **_fields(result, usage))
+        r = result
+        self._emit(events.LeafEnd(key=key, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                                  latency_s=r.latency_s, cost_usd=r.cost_usd, cached=r.cached, attempts=r.attempts,
+                                  reasks=r.reasks))
         return result
 
     def request(self, prompt: str, result_type: t.Type, sample: tuple[int, ...] = ()) -> LeafRequest:
@@ -233,7 +236,7 @@ class Oracle:
                         notes=[f"model: {self.config.model}"],
                     ) from None
                 self.budget.count("reasks")
-                self._emit("reask", key, error=str(err), reask=reask + 1)
+                self._emit(events.Reask(key=key, error=str(err), reask=reask + 1))
                 # Only the latest bad reply is shown again, stripped, so a re-ask's prompt is
                 # bounded by the original, one reply and one correction (the static bound keeps
                 # that room; a Text leaf fails only on a blank reply, which shows as nothing).
@@ -289,7 +292,7 @@ class Oracle:
             self.budget.count("retries")
             wait_s = state.next_action.sleep if state.next_action else 0.0
             error, code, attempt = type(err).__name__, status(err), state.attempt_number
-            self._emit("retry", key, error=error, status=code, wait_s=wait_s, attempt=attempt)
+            self._emit(events.Retry(key=key, error=error, status=code, wait_s=wait_s, attempt=attempt))
 
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.config.max_attempts),
@@ -401,10 +404,6 @@ class Oracle:
         """The keys the backend knows (the given one, and those of a router config), once it is made."""
         return self._backend.secrets if self._backend is not None else ()
 
-    def _emit(self, event: str, key: str, **fields: Any) -> None:
+    def _emit(self, event: Event) -> None:
         if self._on_event is not None:
-            self._on_event({"event": event, "key": key, **fields})
-
-
-def _fields(obj: object, names: str) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in names.split()}
+            self._on_event(event)

@@ -18,6 +18,7 @@ from lambda_rlm.analysis.cost import CostModel
 from lambda_rlm.analysis.program import Program, free_vars
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import ConfigError, EvalError, LambdaError
+from lambda_rlm.core.events import Event
 from lambda_rlm.core.registry import Combinator
 from lambda_rlm.core.source import Span
 from lambda_rlm.core.values import Record, Some, render
@@ -50,7 +51,7 @@ class Context:
     wave: int = 1  # pieces `scan` reads at once: the requests the model takes at once
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
-    emit: Callable[[dict[str, Any]], None] | None = None  # the run's trace, for what combinators report
+    emit: Callable[[Event], None] | None = None  # the run's trace, for what combinators report
 
 
 class Closure:

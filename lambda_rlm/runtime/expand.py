@@ -16,15 +16,17 @@ import itertools
 from collections import ChainMap
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lambda_rlm.analysis import absdomain as a
 from lambda_rlm.analysis import holes
 from lambda_rlm.analysis.cost import Analyser, CostModel, check_window
 from lambda_rlm.analysis.program import Program
+from lambda_rlm.core import events
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import CostError, HoleError, LambdaError
+from lambda_rlm.core.events import Event
 from lambda_rlm.core.values import Some
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.lang.parser import parse_expr, parse_signature
@@ -63,11 +65,11 @@ def charge(calls: int, prompt_tokens: int, completion_tokens: int, cost_usd: flo
         frame = frame.parent
 
 
-def tagged(emit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+def tagged(emit: Callable[[Event], None]) -> Callable[[Event], None]:
     """`emit`, adding to each event the hole being expanded where it happens (for the trace's tree)."""
-    def tag(event: dict[str, Any]) -> None:
+    def tag(event: Event) -> None:
         frame = _FRAME.get()
-        emit(event if frame is None or "hole" in event else {**event, "hole": frame.id})
+        emit(event if frame is None or event.hole is not None else replace(event, hole=frame.id))
     return tag
 
 
@@ -86,7 +88,7 @@ class Expander:
     evaluations (re-bounded on their own values), so a hole inside `map` is written once."""
 
     def __init__(self, program: Program, model: CostModel, ask: Ask,
-                 emit: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 emit: Callable[[Event], None] | None = None) -> None:
         self.program, self.model, self.ask = program, model, ask
         self._emit_to = emit
         ty = program.typing
@@ -104,8 +106,9 @@ class Expander:
         """The value of `hole` in `env`: write (or reuse) its body, then evaluate it there."""
         parent = _FRAME.get()
         frame = Frame(next(self._ids), hole.name, 1 if parent is None else parent.depth + 1, parent)
-        self._emit("hole_start", frame, type=t.show(self.hole_types[id(hole)]),
-                   parent=None if parent is None else parent.id, at=hole.span.location())
+        self._emit(events.HoleStart(hole=frame.id, name=frame.name, depth=frame.depth,
+                                    type=t.show(self.hole_types[id(hole)]),
+                                    parent=None if parent is None else parent.id, at=hole.span.location()))
         token = _FRAME.set(frame)
         try:
             if frame.depth > self.model.holes.max_depth:  # the bound refuses this first; a guard
@@ -134,7 +137,7 @@ class Expander:
         finally:
             _FRAME.reset(token)
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         """Send an event to the run's trace as it is (no tag is added)."""
         if self._emit_to is not None:
             self._emit_to(event)
@@ -148,7 +151,8 @@ class Expander:
             if known is not None:
                 try:
                     calls = self._bound(hole, known.expr, known.typing, frame.depth, env, globals_)
-                    self._emit("hole_body", frame, source=known.source, bound_calls=calls, reused=True)
+                    self._emit(events.HoleBody(hole=frame.id, name=frame.name, depth=frame.depth,
+                                               source=known.source, bound_calls=calls, reused=True))
                     return known
                 except LambdaError:
                     pass  # too costly for these values: ask again (the cache answers the first ask)
@@ -170,11 +174,12 @@ class Expander:
             except LambdaError as err:
                 last = err
                 diagnostic = holes.cap(err.format())
-                self._emit("hole_retry", frame, attempt=attempt, kind=err.kind, diagnostic=diagnostic)
+                self._emit(events.HoleRetry(hole=frame.id, name=frame.name, depth=frame.depth, attempt=attempt,
+                                            kind=err.kind, diagnostic=diagnostic))
                 prompt = holes.reask_prompt(base, reply, diagnostic)
                 continue
-            self._emit("hole_body", frame, source=body.source, bound_calls=body.calls, reused=False,
-                       attempt=attempt)
+            self._emit(events.HoleBody(hole=frame.id, name=frame.name, depth=frame.depth, source=body.source,
+                                       bound_calls=body.calls, reused=False, attempt=attempt))
             return body
         assert last is not None
         attempts = holes.writer_calls(self.model.holes)
@@ -248,13 +253,14 @@ class Expander:
 
     # -------------------------------------------------------------- trace
 
-    def _emit(self, event: str, frame: Frame, **fields: Any) -> None:
+    def _emit(self, event: events.Event) -> None:
         if self._emit_to is not None:
-            self._emit_to({"event": event, "hole": frame.id, "name": frame.name, "depth": frame.depth, **fields})
+            self._emit_to(event)
 
-    def _end(self, frame: Frame, ok: bool, **fields: Any) -> None:
-        self._emit("hole_end", frame, ok=ok, calls=frame.calls, prompt_tokens=frame.prompt_tokens,
-                   completion_tokens=frame.completion_tokens, cost_usd=frame.cost_usd, **fields)
+    def _end(self, frame: Frame, ok: bool, error: str | None = None) -> None:
+        self._emit(events.HoleEnd(hole=frame.id, name=frame.name, depth=frame.depth, ok=ok, calls=frame.calls,
+                                  prompt_tokens=frame.prompt_tokens, completion_tokens=frame.completion_tokens,
+                                  cost_usd=frame.cost_usd, error=error))
 
 
 def _definition_size(an: Analyser, d: s.Def, aenv: Mapping[str, a.AValue]) -> a.AValue:

@@ -18,9 +18,10 @@ from typing import Any
 
 from lambda_rlm.analysis.cost import Bound, CostModel
 from lambda_rlm.analysis.program import Program, compile
-from lambda_rlm.core import formats
+from lambda_rlm.core import events, formats
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import BudgetExceeded, ConfigError, LambdaError, UnboundNameError
+from lambda_rlm.core.events import Event
 from lambda_rlm.lang import syntax as s
 from lambda_rlm.models import providers
 from lambda_rlm.models.backend import run_sync
@@ -48,7 +49,7 @@ class Result:
     cost_usd: float
     wall_s: float
     bound: Bound
-    trace: tuple[dict[str, Any], ...] = field(repr=False, default=())
+    trace: tuple[Event, ...] = field(repr=False, default=())
 
     @property
     def pieces_read(self) -> dict[str, int] | None:
@@ -81,13 +82,13 @@ class Result:
 
 
 def run(program: Program | str | Path, context: str, config: Config | None = None,
-        on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+        on_event: Callable[[Event], None] | None = None, **inputs: Any) -> Result:
     """Run `program` on the document `context`; keyword arguments fill main's other inputs."""
     return run_sync(arun(program, context, config=config, on_event=on_event, **inputs))
 
 
 async def arun(program: Program | str | Path, context: str, config: Config | None = None,
-               on_event: Callable[[dict[str, Any]], None] | None = None, **inputs: Any) -> Result:
+               on_event: Callable[[Event], None] | None = None, **inputs: Any) -> Result:
     """The async form of `run`: one run in a session of its own."""
     planned = prepare(program, context, config, **inputs)
     with Session(planned.config, on_event) as session:
@@ -128,7 +129,7 @@ class Session:
     """
 
     def __init__(self, config: Config | None = None,
-                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None) -> None:
         _refuse_async(on_event)
         self.config = config or Config()
         limits = self.config.limits  # the deadline is set by the first run
@@ -159,7 +160,7 @@ class Session:
         return self._caches[config.cache_dir]
 
     async def arun(self, planned: Planned,
-                   on_event: Callable[[dict[str, Any]], None] | None = None) -> Result:
+                   on_event: Callable[[Event], None] | None = None) -> Result:
         """Run a planned program within what is left of the session's budget."""
         from lambda_rlm.models.llm import Oracle
 
@@ -186,7 +187,7 @@ class Session:
                                       None if node is None else node.span, ["please report this program as a bug"])
             return result.value
 
-        emit({"event": "run_start", "program": prog.name, "bound": bound.as_dict(), "model": config.model})
+        emit(events.RunStart(program=prog.name, bound=bound.as_dict(), model=config.model))
         start = time.monotonic()
         model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
         context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes,
@@ -200,17 +201,17 @@ class Session:
             c = _spent(before, self.budget.snapshot())
             result = Result(value, made, c.cache_hits, c.requests, c.prompt_tokens, c.completion_tokens,
                             c.cost_usd, time.monotonic() - start, bound, tuple(self.trace.events[first_event:]))
-            emit({"event": "run_end", **result.stats()})
+            emit(events.RunEnd(**result.stats()))
             return result
         except TimeoutError:
-            emit({"event": "run_error", "kind": "deadline"})
+            emit(events.RunError(kind="deadline"))
             raise BudgetExceeded(f"the run passed its deadline of {self.config.limits.deadline_s:g} s",
                                  notes=["completed leaves are cached; rerun to resume"]) from None
         except LambdaError as exc:
-            emit({"event": "run_error", "kind": exc.kind, "message": exc.message})
+            emit(events.RunError(kind=exc.kind, message=exc.message))
             raise
         except (KeyboardInterrupt, asyncio.CancelledError):
-            emit({"event": "run_error", "kind": "interrupted"})
+            emit(events.RunError(kind="interrupted"))
             raise
 
     def _refuse_over_budget(self, bound: Bound) -> None:
@@ -255,16 +256,16 @@ def worst_cost_usd(bound: Bound, config: Config) -> float:
     return Backend.make(config.llm).cost(bound.total_prompt_tokens, bound.total_output_tokens)
 
 
-def _refuse_async(on_event: Callable[[dict[str, Any]], None] | None) -> None:
+def _refuse_async(on_event: Callable[[Event], None] | None) -> None:
     """ConfigError for an async listener: it would be called and its coroutine never awaited."""
     if on_event is not None and asyncio.iscoroutinefunction(on_event):
         raise ConfigError("on_event must be a plain function: it is called for every event and never awaited",
                           notes=["pass `lambda event: queue.put_nowait(event)` to hand events to async code"])
 
 
-def _both(first: Callable[[dict[str, Any]], None],
-          second: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
-    def emit(event: dict[str, Any]) -> None:
+def _both(first: Callable[[Event], None],
+          second: Callable[[Event], None]) -> Callable[[Event], None]:
+    def emit(event: Event) -> None:
         first(event)
         second(event)
     return emit

@@ -8,13 +8,13 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from lambda_rlm.core.errors import ConfigError
-
-Event = dict[str, Any]
+from lambda_rlm.core.events import Event
 
 
 class Trace:
@@ -30,11 +30,11 @@ class Trace:
         self._t0 = time.monotonic()
 
     def emit(self, event: Event) -> None:
-        event = {"t": round(time.monotonic() - self._t0, 4), **event}
+        event = replace(event, t=round(time.monotonic() - self._t0, 4))
         self.events.append(event)
         if self._file is not None:
             try:
-                self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+                self._file.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
                 self._file.flush()
             except OSError as exc:  # a full disk, /dev/full
                 self._failed(exc)
@@ -59,8 +59,9 @@ class Trace:
         raise ConfigError(f"cannot write the trace '{name}': {exc.strerror or exc}") from None
 
 
-def read(path: str | Path) -> list[Event]:
-    """The events of a JSONL trace; a torn last line (killed writer) is skipped."""
+def read(path: str | Path) -> list[dict[str, Any]]:
+    """The events of a JSONL trace, in their JSON form (`events.schema()` describes a line); a torn last
+    line (killed writer) is skipped."""
     events = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
@@ -72,7 +73,7 @@ def read(path: str | Path) -> list[Event]:
     return events
 
 
-def summary(events: list[Event]) -> dict[str, Any]:
+def summary(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Totals over leaf events: calls, cache hits, retries, re-asks, tokens, cost."""
     ends = [e for e in events if e.get("event") == "leaf_end"]
     return {

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.analysis import absdomain as a
 from lambda_rlm.analysis.cost import MESSAGE_OVERHEAD, CostModel
+from lambda_rlm.core import events
 from lambda_rlm.core import types as t
 from lambda_rlm.core.errors import EvalError, LambdaError
 from lambda_rlm.text import chunking
@@ -275,18 +276,18 @@ class Run:
         """The answer of a graph at `depth` for `question`; its calls are counted in its frame."""
         with self.x.frame(f"graph at depth {depth}") as frame:
             parent = None if frame.parent is None else frame.parent.id  # the node (or hole) it expands
-            self._emit("graph_start", graph=frame.id, parent=parent, depth=depth, question=_excerpt(question),
-                       depth_limit=self.lim.depth, layers=self.lim.layers, nodes=self.lim.nodes,
-                       bound_calls=calls(self.lim, depth))
+            self.x.emit(events.GraphStart(graph=frame.id, parent=parent, depth=depth, question=_excerpt(question),
+                                          depth_limit=self.lim.depth, layers=self.lim.layers, nodes=self.lim.nodes,
+                                          bound_calls=calls(self.lim, depth)))
             try:
                 answer = await self._layers(frame, depth, question, known)
                 if frame.calls > calls(self.lim, depth):  # the bound is a theorem; this is its guard
                     raise LambdaError(f"internal error: a graph made {frame.calls} calls, more than its bound of "
                                       f"{calls(self.lim, depth)}", None, ["please report this program as a bug"])
             except BaseException as err:
-                self._emit("graph_end", graph=frame.id, ok=False, error=_describe(err), **_usage(frame))
+                self.x.emit(events.GraphEnd(graph=frame.id, ok=False, error=_describe(err), **_usage(frame)))
                 raise
-            self._emit("graph_end", graph=frame.id, ok=True, **_usage(frame))
+            self.x.emit(events.GraphEnd(graph=frame.id, ok=True, **_usage(frame)))
             return answer
 
     async def _layers(self, frame: Frame, depth: int, question: str, known: Known) -> str:
@@ -334,9 +335,9 @@ class Run:
     async def _node(self, spec: Node, nodes: Sequence[Node], depth: int, question: str, known: Known,
                     graph: int) -> Node:
         with self.x.frame(f"node {spec.index}") as frame:
-            where = {"graph": graph, "node": frame.id, "index": spec.index, "layer": spec.layer, "depth": depth,
-                     "parents": list(spec.parents)}
-            self._emit("graph_node_start", **where, task=_excerpt(spec.task))
+            where: dict[str, Any] = {"graph": graph, "node": frame.id, "index": spec.index, "layer": spec.layer,
+                                     "depth": depth, "parents": tuple(spec.parents)}
+            self.x.emit(events.GraphNodeStart(**where, task=_excerpt(spec.task)))
             kind = "final" if spec.task == FINAL_TASK else "simple"
             try:
                 ancestors = _ancestors(spec, nodes)
@@ -350,16 +351,13 @@ class Run:
                     answer = await self.ask(answer_prompt(self.context, known, question, ancestors, spec.task),
                                             t.TEXT)
             except BaseException as err:
-                self._emit("graph_node", **where, kind=kind, ok=False, error=_describe(err), **_usage(frame))
+                self.x.emit(events.GraphNode(**where, kind=kind, ok=False, error=_describe(err), **_usage(frame)))
                 raise
-            self._emit("graph_node", **where, kind=kind, ok=True, **_usage(frame))
+            self.x.emit(events.GraphNode(**where, kind=kind, ok=True, **_usage(frame)))
             return replace(spec, answer=_clip(str(answer), self.out, self.tok))
 
     def _note(self, graph: int, layer: int, note: str) -> None:
-        self._emit("graph_note", graph=graph, layer=layer, note=note)
-
-    def _emit(self, event: str, **fields: Any) -> None:
-        self.x.emit({"event": event, **fields})
+        self.x.emit(events.GraphNote(graph=graph, layer=layer, note=note))
 
 
 def _ancestors(spec: Node, nodes: Sequence[Node]) -> list[Node]:

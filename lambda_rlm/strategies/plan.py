@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError, CostError, LeafError
+from lambda_rlm.core.events import Event
 from lambda_rlm.models.backend import model_window as model_window
 from lambda_rlm.models.profiles import profile
 from lambda_rlm.text.shape import Shape, shape
@@ -42,7 +43,6 @@ LIST_LEAF_RATIO = {t.name: t.list_leaf_ratio for t in BUILT_IN if t.list_leaf_ra
 # a prefix), so the direct check need not tokenize all of a huge document.
 PREFIX_CHARS_PER_TOKEN = 16
 
-Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
 # ---------------------------------------------------------------------- the rule-based classifier

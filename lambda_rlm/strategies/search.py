@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+from lambda_rlm.core import events
 from lambda_rlm.core.errors import BudgetExceeded, CostError, LambdaError, SearchCutOff
+from lambda_rlm.core.events import Event
 
 from .plan import DIRECT, AskResult, Choice, compile_plan
 from .selection import NEUTRAL as NEUTRAL  # the rule's names, re-exported where search's users look
@@ -35,7 +37,6 @@ MIN_TAU = 256  # leaf caps are halved down to this; smaller chunks rarely hold a
 VARIANTS_PACKAGE = "lambda_rlm.combinators.plans.variants"
 HOLE_VARIANT = "hole"
 
-Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
 
@@ -195,30 +196,30 @@ async def _search(choice: Choice, cands: tuple[Candidate, ...], question: str, d
     tokenizer = choice.planned.tokenizer
     outcomes: list[Outcome] = []
     failures: list[LambdaError] = []
-    emit({"event": "search_start", "candidates": [c.as_dict() for c in cands],
-          "bound_calls": sum(c.bound.calls for c in cands)})
+    emit(events.SearchStart(candidates=tuple(c.as_dict() for c in cands),
+                            bound_calls=sum(c.bound.calls for c in cands)))
     for c in cands:
-        emit({"event": "candidate_start", **c.as_dict()})
+        emit(events.CandidateStart(candidate=c.id, description=c.description, bound=c.bound.as_dict()))
         meter = _Meter(cache, on_event)
         began = time.monotonic()
         planned = Planned(c.program, (document, question), c.config, tokenizer, c.bound)  # bounded in candidates()
         try:
             outcome = _finished(c, await session.arun(planned, meter), meter, began)
         except BudgetExceeded as exc:
-            emit({"event": "candidate_end", **_failed(c, exc, meter, began).as_event()})
-            emit({"event": "search_error", "kind": "budget", "message": exc.message, "finished": len(outcomes)})
+            emit(_failed(c, exc, meter, began).as_event())
+            emit(events.SearchError(kind="budget", message=exc.message, finished=len(outcomes)))
             raise _cut_off(c, len(cands), exc, tuple(outcomes)) from None
         except LambdaError as exc:  # a failed candidate does not vote; the others go on
             failures.append(exc)
             outcome = _failed(c, exc, meter, began)
         outcomes.append(outcome)
-        emit({"event": "candidate_end", **outcome.as_event()})
+        emit(outcome.as_event())
     _guard(outcomes, cands)
     if failures and len(failures) == len(outcomes):
-        emit({"event": "search_error", "kind": "failed", "message": failures[0].message})
+        emit(events.SearchError(kind="failed", message=failures[0].message))
         raise failures[0]  # the single plan's own error: search is never worse than the plan
     verdict = choose(outcomes)
-    emit({"event": "search_choice", "winner": verdict.winner, "why": verdict.why, "votes": verdict.votes})
+    emit(events.SearchChoice(winner=verdict.winner, why=verdict.why, votes=verdict.votes))
     won = outcomes[verdict.winner - 1]
     assert won.result is not None
     return SearchResult(won.result, choice.task, choice.plan, choice.used_model, choice.classifier,

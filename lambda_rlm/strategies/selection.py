@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambda_rlm.core.events import CandidateEnd
+
 if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound
     from lambda_rlm.analysis.program import Program
@@ -26,7 +28,6 @@ _SPACE = re.compile(r"\s+")
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 
-Event = dict[str, Any]
 
 
 def normalise(answer: Any) -> str:
@@ -87,14 +88,14 @@ class Outcome:
     def key(self) -> str:
         return normalise(self.answer)
 
-    def as_event(self) -> Event:
+    def as_event(self) -> CandidateEnd:
         from lambda_rlm.core.values import to_json
 
-        return {"candidate": self.candidate.id, "description": self.candidate.description,
-                "answer": to_json(self.answer), "confidence": self.confidence,
-                "reasoning_tokens": self.reasoning_tokens, "calls": self.calls, "leaves": self.leaves,
-                "cost_usd": self.cost_usd, "wall_s": round(self.wall_s, 3), "ok": self.error is None,
-                "error": self.error}
+        return CandidateEnd(candidate=self.candidate.id, description=self.candidate.description,
+                            answer=to_json(self.answer), confidence=self.confidence,
+                            reasoning_tokens=self.reasoning_tokens, calls=self.calls, leaves=self.leaves,
+                            cost_usd=self.cost_usd, wall_s=round(self.wall_s, 3), ok=self.error is None,
+                            error=self.error)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lambda_rlm.core.errors import ConfigError, CostError
+from lambda_rlm.core.events import Event
 
 from .plan import DIRECT, AskResult, achoose, arun_choice, compile_plan
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from lambda_rlm.runtime.session import Config, Session
 
 ENTRY_POINT_GROUP = "lambda_rlm.strategies"
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[Event], None]
 
 
 @runtime_checkable
