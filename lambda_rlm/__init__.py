@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from lambda_rlm.analysis.holes import HoleLimits
     from lambda_rlm.analysis.program import Program, compile
     from lambda_rlm.core.registry import Combinator, combinator, standard_library
-    from lambda_rlm.models.providers import Provider
+    from lambda_rlm.models.providers import ContextTooLong, Provider, Reply, Request, in_process
     from lambda_rlm.models.settings import Limits, ModelSettings
     from lambda_rlm.runtime.config import Config
     from lambda_rlm.runtime.session import Planned, Result, Session, arun, prepare, run
@@ -56,7 +56,8 @@ _LAZY = {
     "ask": "strategies.ask", "aask": "strategies.ask",
     "AskResult": "strategies.plan", "Choice": "strategies.plan", "SearchResult": "strategies.search",
     "combinator": "core.registry", "Combinator": "core.registry", "standard_library": "core.registry",
-    "Provider": "models.providers", "TaskType": "strategies.task_types",
+    "Provider": "models.providers", "in_process": "models.providers", "Request": "models.providers",
+    "Reply": "models.providers", "ContextTooLong": "models.providers", "TaskType": "strategies.task_types",
     "Strategy": "strategies.strategy", "strategy": "strategies.strategy",
 }
 moved.install()  # old module paths (lambda_rlm.ask_compiler, …) resolve to their new homes for one release
@@ -83,5 +84,6 @@ __all__ = [
     # asking
     "ask", "aask", "AskResult", "Choice", "SearchResult", "Strategy", "strategy",
     # extending
-    "combinator", "Combinator", "standard_library", "Provider", "TaskType",
+    "combinator", "Combinator", "standard_library", "Provider", "in_process", "Request", "Reply", "ContextTooLong",
+    "TaskType",
 ]

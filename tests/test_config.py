@@ -16,7 +16,8 @@ def test_settings_by_name_land_in_their_groups() -> None:
                     max_leaf_records=12, label_votes=3, hole_calls=2, max_hole_depth=1, cache_dir="/tmp/c")
     assert config == Config(ModelSettings("openai/gpt-4o-mini", window=4096), Limits(max_calls=200, deadline_s=30),
                             Leaves(max_records=12, votes=3), HoleLimits(calls=2, max_depth=1), cache_dir="/tmp/c")
-    assert (config.llm.window, config.limits.max_calls, config.leaves.votes, config.holes.max_depth) == (4096, 200, 3, 1)
+    got = (config.llm.window, config.limits.max_calls, config.leaves.votes, config.holes.max_depth)
+    assert got == (4096, 200, 3, 1)
 
 
 def test_every_setting_of_every_group_has_a_name() -> None:
@@ -57,3 +58,13 @@ def test_each_group_checks_its_own_settings(settings: dict[str, object], message
 
 def test_the_api_key_stays_out_of_the_repr() -> None:
     assert "sk-secret" not in repr(Config(model="openai/x", api_key="sk-secret"))
+
+
+def test_the_flat_names_of_0_1_still_read_with_a_warning() -> None:
+    config = Config(concurrency=3, max_calls=9)
+    with pytest.warns(DeprecationWarning, match=r"Config.concurrency is config.llm.concurrency"):
+        assert config.concurrency == 3  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match=r"config.limits.max_calls"):
+        assert config.max_calls == 9  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        config.no_such_setting  # type: ignore[attr-defined]  # noqa: B018

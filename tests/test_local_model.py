@@ -372,7 +372,7 @@ def test_json_leaves_are_sampled_through_llamas_grammar() -> None:
     value = decode.decode(reply.choices[0].message.content, record)
     assert isinstance(value["lines"], int) and isinstance(value["topic"], str)
     # Asked the same without the schema, the model writes the poem.
-    prose = local.handler().engine.chat(local.SMALL_MODEL, POEM, 64, 0.0)["choices"][0]["message"]["content"]
+    prose = local.engine().chat(local.SMALL_MODEL, POEM, 64, 0.0)["choices"][0]["message"]["content"]
     with pytest.raises(decode.DecodeError):
         decode.decode(prose, record)
 

@@ -60,6 +60,18 @@ PROVIDER = Provider("shout", register, lambda model: 2000, concurrency=2)
 NOT_A_PROVIDER = "shout"
 '''
 
+# The same plug-in written the short way: one function, and `in_process` does litellm's plumbing.
+ONE_FUNCTION = '''
+from lambda_rlm import Reply, in_process
+
+async def answer(request):
+    prompt = next(m["content"] for m in request.messages if m["role"] == "user")
+    word = prompt.split("<document>")[1].split()[0].upper()
+    return Reply(word, prompt_tokens=len(prompt.split()), completion_tokens=1)
+
+PROVIDER = in_process("shout", answer, window=lambda model: 2000, concurrency=2)
+'''
+
 PROGRAM = '''
 def first_word (chunk : Text) : Text =
   llm """
@@ -89,11 +101,11 @@ def test_an_in_process_model_bounds_the_window_and_the_concurrency() -> None:
     assert fit_to_model(remote) is remote
 
 
-def plugin(tmp_path: Path, target: str) -> dict[str, str]:
+def plugin(tmp_path: Path, target: str, source: str = PLUGIN) -> dict[str, str]:
     """A site directory holding the plug-in, and the environment that puts it on the path."""
     site = tmp_path / "site"
     (site / "shout_plugin-0.1.dist-info").mkdir(parents=True)
-    (site / "shout_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    (site / "shout_plugin.py").write_text(textwrap.dedent(source))
     (site / "shout_plugin-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-plugin\n"
                                                                    "Version: 0.1\n")
     (site / "shout_plugin-0.1.dist-info" / "entry_points.txt").write_text(
@@ -120,6 +132,20 @@ def test_a_plug_in_provider_serves_its_prefix_with_its_window_and_concurrency(tm
     calls, most = map(int, (tmp_path / "site" / "shout_plugin.py.stats").read_text().split())
     assert out["bound"]["tau"] < 2000 and out["calls"] == calls == len(out["value"]) > 10
     assert out["value"][0] == "WORD0" and most == 2
+
+
+def test_a_plug_in_of_one_function_is_served_through_litellm(tmp_path: Path) -> None:
+    env = plugin(tmp_path, "shout_plugin:PROVIDER", ONE_FUNCTION)
+    (tmp_path / "first.lam").write_text(PROGRAM)
+    doc = " ".join(f"word{i} filler text that pads the chunk out." for i in range(1500))
+    done = command(env, "run", str(tmp_path / "first.lam"), "--model", "shout/any", "--json", stdin=doc)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["bound"]["tau"] < 2000 and out["calls"] == len(out["value"]) > 10
+    assert out["value"][0] == "WORD0" and out["value"][1].startswith("WORD")
+    # The usage the function reported reached the run's totals through litellm's response.
+    assert out["completion_tokens"] == out["calls"] and out["prompt_tokens"] > 8 * out["calls"]
+    assert out["cost_usd"] == 0
 
 
 def test_a_plug_in_that_is_not_a_provider_is_a_clear_error(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # litellm calls an in-process provider's `acompletion` in a worker thread, then awaits the
             # coroutine it returns; a run that a deadline or budget cuts cancels that await, and the
             # coroutine, never started, is reported when collected. Nothing ran, so nothing is lost.
-            warnings.filterwarnings("ignore", r"coroutine '.*\.(ReferenceLLM|LocalLLM)\.acompletion' was never awaited",
+            warnings.filterwarnings("ignore", r"coroutine '.*\.InProcessLLM\.acompletion' was never awaited",
                                     RuntimeWarning)
             code = _main(argv)
         sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit

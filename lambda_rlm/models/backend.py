@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from lambda_rlm.core.errors import ConfigError, LambdaError, LeafError
 
 from . import providers
+from .providers import import_litellm as import_litellm
 from .settings import ModelSettings
 
 ROUTER_SUFFIXES = (".yaml", ".yml", ".json")
@@ -33,15 +34,6 @@ T = TypeVar("T")
 
 class CallTimeout(Exception):
     """Our own per-call timeout fired (the provider ignored the one passed to it)."""
-
-
-def import_litellm() -> Any:
-    """litellm, imported with its local price table so that the import never reaches the network."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # read at litellm's first import
-    import litellm
-
-    litellm.suppress_debug_info = True  # no "Give Feedback" banners in our users' terminals
-    return litellm
 
 
 def model_window(model: str) -> int | None:

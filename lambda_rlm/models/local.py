@@ -1,8 +1,8 @@
 """The embedded local model: takes a `local/<name>` model string, gives replies from llama.cpp.
 
-`register()` makes `local/...` an ordinary litellm model string through litellm's
-custom-provider map, after `model_files` has joined and checked the model's file; its handler
-runs llama.cpp on one thread of its own, one call at a time, since one call already uses every core.
+`answer` runs llama.cpp on one thread of its own, one call at a time, since one call already uses
+every core; `providers.in_process` serves it through litellm as `local/...` model strings, after
+`check` (`model_files`) has joined and checked the model's file.
 `tokenizer()` counts in the model's own tokens. Importing this module loads neither litellm nor
 llama_cpp.
 """
@@ -38,13 +38,9 @@ from .model_files import licences as licences
 from .model_files import model_spec as model_spec
 from .model_files import part_files as part_files
 from .model_files import threads as model_threads
-from .providers import Provider
+from .providers import ContextTooLong, Reply, Request, in_process
 
 LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
-_PRICES = (  # litellm's price fields, all 0 for a local model
-    "input_cost_per_token", "output_cost_per_token",
-    "cache_creation_input_token_cost", "cache_read_input_token_cost",
-)  # fmt: skip
 
 
 # ------------------------------------------------------------------ running the model
@@ -133,98 +129,29 @@ def _closed_at_exit(llama: Any) -> Any:
     return llama
 
 
-def _litellm() -> Any:
-    from .backend import import_litellm
-
-    return import_litellm()
-
-
 @functools.cache
-def _handler_class() -> type[Any]:
-    """`LocalLLM`, a litellm CustomLLM, defined on first use so that import stays light."""
-    _litellm()
-    from litellm.exceptions import ContextWindowExceededError
-    from litellm.llms.custom_llm import CustomLLM
-    from litellm.types.utils import ModelResponse
-
-    def respond(model: str, reply: dict[str, Any]) -> Any:
-        choice, usage = reply["choices"][0], reply.get("usage") or {}
-        message = {"role": "assistant", "content": choice["message"].get("content") or ""}
-        prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-        return ModelResponse(
-            model=f"{PREFIX}/{model}",
-            choices=[{"index": 0, "finish_reason": choice.get("finish_reason") or "stop", "message": message}],
-            usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-        )
-
-    def arguments(kwargs: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int | None, float, Any]:
-        params = kwargs.get("optional_params") or {}
-        max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
-        shape = params.get("response_format") or {}  # OpenAI's {"type": "json_schema", "json_schema": {...}}
-        schema = (shape.get("json_schema") or {}).get("schema") if shape.get("type") == "json_schema" else None
-        return kwargs["model"], list(kwargs["messages"]), max_tokens, float(params.get("temperature") or 0.0), schema
-
-    def too_long(model: str, err: _TooLong) -> Exception:
-        return ContextWindowExceededError(str(err), model=model, llm_provider=PREFIX)
-
-    class LocalLLM(CustomLLM):
-        """Serves `local/<name>` from llama.cpp; usage comes from llama, cost is 0."""
-
-        def __init__(self, engine: Engine | None = None) -> None:
-            super().__init__()
-            self.engine = engine or Engine()
-
-        def completion(self, *args: Any, **kwargs: Any) -> Any:
-            model, messages, max_tokens, temperature, schema = arguments(kwargs)
-            try:
-                return respond(model, self.engine.chat(model, messages, max_tokens, temperature, schema))
-            except _TooLong as err:
-                raise too_long(model, err) from None
-
-        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            model, messages, max_tokens, temperature, schema = arguments(kwargs)
-            try:
-                reply = await self.engine.achat(model, messages, max_tokens, temperature, schema)
-            except _TooLong as err:
-                raise too_long(model, err) from None
-            return respond(model, reply)
-
-    return LocalLLM
+def engine() -> Engine:
+    """This process's one Engine, so each model is loaded once however often it is registered."""
+    return Engine()
 
 
-def __getattr__(name: str) -> Any:
-    if name == "LocalLLM":
-        return _handler_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+async def answer(request: Request) -> Reply:
+    """One chat completion by llama.cpp (the provider's function; `providers.in_process` serves it)."""
+    try:
+        reply = await engine().achat(request.model, list(request.messages), request.max_tokens,
+                                     request.temperature, request.schema)
+    except _TooLong as err:
+        raise ContextTooLong(str(err)) from None
+    choice, usage = reply["choices"][0], reply.get("usage") or {}
+    return Reply(choice["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),
+                 int(usage.get("completion_tokens", 0)), choice.get("finish_reason") or "stop")
 
 
-@functools.cache
-def handler() -> Any:
-    """This process's one LocalLLM, so each model is loaded once however often it is registered."""
-    return _handler_class()()
-
-
-def register(*models: str) -> None:
-    """Serve `local/...` model strings through litellm (idempotent); check the named local models.
-
-    Each local model in `models` is checked now, so a missing package or a damaged file is a
-    ConfigError before any request rather than a provider error inside litellm.
-    """
-    litellm = _litellm()
-    if not any(item.get("provider") == PREFIX for item in litellm.custom_provider_map):
-        entry: Any = {"provider": PREFIX, "custom_handler": handler()}
-        litellm.custom_provider_map = [*litellm.custom_provider_map, entry]
-    for spec in MODELS.values():
-        if spec.model not in litellm.model_cost:  # priced at 0; JSON leaves get llama.cpp's grammar
-            limit = context_window(spec)
-            info = {"max_input_tokens": limit, "max_output_tokens": limit, "max_tokens": limit,
-                    "supports_response_schema": True}
-            zero = dict.fromkeys(_PRICES, 0.0)
-            litellm.register_model({spec.model: {"litellm_provider": PREFIX, "mode": "chat", **info, **zero}})
-    for model in models:
-        if is_local(model):
-            _llama_cpp()
-            ensure_model_file(model, handler().engine.cache_dir)
+def check(model: str) -> None:
+    """A ConfigError now, before any request, for a missing package or a damaged model file."""
+    if is_local(model):
+        _llama_cpp()
+        ensure_model_file(model, engine().cache_dir)
 
 
 # ------------------------------------------------------------------ tokenizer
@@ -310,4 +237,11 @@ def _quiet_llama() -> Iterator[None]:
 
 # The runtime's view of `local/...` models (see `providers`): one call at a time (CPU-bound), the
 # window llama.cpp is loaded with, and the model's own tokenizer.
-PROVIDER = Provider(PREFIX, register, context_window, tokenizer, concurrency=1)
+PROVIDER = in_process(PREFIX, answer, window=context_window, tokenizer=tokenizer, concurrency=1, check=check,
+                      structured=True)
+
+
+def register(*models: str) -> None:
+    """Serve `local/...` model strings through litellm (idempotent); check the named local models."""
+    for model in models:
+        PROVIDER.register(model)

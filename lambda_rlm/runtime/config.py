@@ -17,8 +17,9 @@ Every setting can also be given by its name, which is what the README does:
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.analysis.cost import Leaves
 from lambda_rlm.analysis.holes import HoleLimits
@@ -71,6 +72,17 @@ class Config:
                             ("trace_path", trace_path)]:
             object.__setattr__(self, name, value)
 
+    if not TYPE_CHECKING:  # hidden from mypy, so our own code must read settings from their groups
+
+        def __getattr__(self, name: str) -> Any:
+            """The flat names of 0.1 (`config.max_calls`) still read, with a DeprecationWarning, for one release."""
+            if name not in SETTINGS:
+                raise AttributeError(f"'Config' object has no attribute {name!r}")
+            group, field_name = SETTINGS[name]
+            warnings.warn(f"Config.{name} is config.{group}.{field_name}; the flat name goes in the next release",
+                          DeprecationWarning, stacklevel=2)
+            return getattr(object.__getattribute__(self, group), field_name)
+
     def changed(self, **settings: Any) -> Config:
         """This config with some settings changed, each given by its name (`changed(window=4096)`)."""
         return replace(self, **settings)
@@ -93,3 +105,8 @@ class Config:
     def window(self) -> int | None:
         """The window (`llm.window`); None until `resolved()` when the model's own is meant."""
         return self.llm.window
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer the run counts with (`llm.tokenizer`); None: the model's own, else cl100k."""
+        return self.llm.tokenizer

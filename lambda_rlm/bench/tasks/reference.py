@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_rlm.core.errors import ConfigError
-from lambda_rlm.models.providers import Provider
+from lambda_rlm.models.providers import Reply, Request, in_process
 
 if TYPE_CHECKING:
     from .base import Task
 
 PREFIX = "reference"
-_PRICES = ("input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
-           "cache_read_input_token_cost")  # all 0, and named, so litellm does not warn of missing ones
 OUTPUT_TOKENS = 1024
 ABSENT, NOT_FOUND = "NONE", "NOT FOUND"
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([km]?)")
@@ -254,10 +252,34 @@ def _menu(question: str | None) -> str:
 # ------------------------------------------------------------------ the litellm provider
 
 
-def _litellm() -> Any:
-    from lambda_rlm.models.backend import import_litellm
+class Reader:
+    """The reference model's reader for this process: the installed tasks and any added to it, and
+    how many replies it has given."""
 
-    return import_litellm()
+    def __init__(self) -> None:
+        self.extra: dict[str, Task] = {}
+        self.calls = 0
+
+    @functools.cached_property
+    def builtin(self) -> list[Task]:
+        return builtin_tasks()
+
+    def tasks(self) -> list[Task]:
+        named = {task.name: task for task in self.builtin}
+        return [*named.values(), *(t for name, t in self.extra.items() if name not in named)]
+
+    def respond(self, model: str, messages: Sequence[dict[str, Any]]) -> Reply:
+        from lambda_rlm.text.tokens import cl100k
+
+        tok = cl100k()
+        pairs = [(str(m.get("role")), str(m.get("content") or "")) for m in messages]
+        seen, sent = visible(pairs, spec(model).window, tok.count, tok.offsets)
+        roles = [role for role, _ in pairs[: len(seen)]]
+        system = next((text for role, text in zip(roles, seen, strict=True) if role == "system"), "")
+        prompt = next((text for role, text in zip(roles, seen, strict=True) if role == "user"), "")
+        text = reply(system, prompt, self.tasks())
+        self.calls += 1
+        return Reply(text, sent, tok.count(text))
 
 
 def builtin_tasks() -> list[Task]:
@@ -274,62 +296,28 @@ def builtin_tasks() -> list[Task]:
 
 
 @functools.cache
-def _handler_class() -> type[Any]:
-    """`ReferenceLLM`, a litellm CustomLLM, defined on first use so that import stays light."""
-    _litellm()
-    from litellm.llms.custom_llm import CustomLLM
-    from litellm.types.utils import ModelResponse
-
-    from lambda_rlm.text.tokens import cl100k
-
-    class ReferenceLLM(CustomLLM):
-        """Serves `reference/<window>`; usage is counted with cl100k, cost is 0."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.extra: dict[str, Task] = {}
-            self.calls = 0
-
-        @functools.cached_property
-        def builtin(self) -> list[Task]:
-            return builtin_tasks()
-
-        def tasks(self) -> list[Task]:
-            named = {task.name: task for task in self.builtin}
-            return [*named.values(), *(t for name, t in self.extra.items() if name not in named)]
-
-        def respond(self, model: str, messages: list[dict[str, Any]]) -> Any:
-            tok = cl100k()
-            pairs = [(str(m.get("role")), str(m.get("content") or "")) for m in messages]
-            seen, sent = visible(pairs, spec(f"{PREFIX}/{model}").window, tok.count, tok.offsets)
-            roles = [role for role, _ in pairs[: len(seen)]]
-            system = next((text for role, text in zip(roles, seen, strict=True) if role == "system"), "")
-            prompt = next((text for role, text in zip(roles, seen, strict=True) if role == "user"), "")
-            text = reply(system, prompt, self.tasks())
-            self.calls += 1
-            out = tok.count(text)
-            return ModelResponse(
-                model=f"{PREFIX}/{model}",
-                choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                usage={"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out},
-            )
-
-        def completion(self, *args: Any, **kwargs: Any) -> Any:
-            return self.respond(kwargs["model"], list(kwargs["messages"]))
-
-        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            latency = spec(f"{PREFIX}/{kwargs['model']}").latency_s
-            if latency:
-                await asyncio.sleep(latency)
-            return self.respond(kwargs["model"], list(kwargs["messages"]))
-
-    return ReferenceLLM
+def handler() -> Reader:
+    """This process's one Reader."""
+    return Reader()
 
 
-@functools.cache
-def handler() -> Any:
-    """This process's one ReferenceLLM."""
-    return _handler_class()()
+async def answer(request: Request) -> Reply:
+    """A perfect reader's reply (the provider's function; `providers.in_process` serves it)."""
+    latency = spec(request.model).latency_s
+    if latency:
+        await asyncio.sleep(latency)
+    return handler().respond(request.model, request.messages)
+
+
+def _check(model: str) -> None:
+    if is_reference(model):
+        spec(model)  # a ConfigError now for a malformed reference model string
+
+
+# The runtime's view of `reference/...` models (see `lambda_rlm.models.providers`): the window in the
+# name. The revision keys the leaf cache: bump it when a reader learns to answer a prompt it did not
+# (revision 2: plainly stated facts and `choose`), so no old reply is served from the cache.
+PROVIDER = in_process(PREFIX, answer, window=window, revision="2", check=_check, output_tokens=OUTPUT_TOKENS)
 
 
 def register(*models: str, tasks: Iterable[Task] = ()) -> None:
@@ -338,21 +326,7 @@ def register(*models: str, tasks: Iterable[Task] = ()) -> None:
     `tasks` adds readers beyond the installed tasks (a task defined in a test or a script).
     Model strings that are not reference models are ignored.
     """
-    litellm = _litellm()
-    h = handler()
-    h.extra.update({task.name: task for task in tasks})
-    if not any(item.get("provider") == PREFIX for item in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PREFIX, "custom_handler": h}]
+    handler().extra.update({task.name: task for task in tasks})
     for model in models:
-        if is_reference(model) and model not in litellm.model_cost:
-            window = spec(model).window
-            litellm.register_model({model: {
-                "litellm_provider": PREFIX, "mode": "chat", "max_input_tokens": window,
-                "max_output_tokens": OUTPUT_TOKENS, "max_tokens": window,
-                **dict.fromkeys(_PRICES, 0.0)}})
-
-
-# The runtime's view of `reference/...` models (see `lambda_rlm.providers`): the window in the name.
-# The revision keys the leaf cache: bump it when a reader learns to answer a prompt it did not
-# (revision 2: plainly stated facts and `choose`), so no old reply is served from the cache.
-PROVIDER = Provider(PREFIX, register, window, revision="2")
+        if is_reference(model):
+            PROVIDER.register(model)
