@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lambda_rlm.analysis.cost import Bound, Leaves
     from lambda_rlm.analysis.holes import HoleLimits
     from lambda_rlm.analysis.program import Program, compile
+    from lambda_rlm.core import events
     from lambda_rlm.core.registry import Combinator, combinator, standard_library
     from lambda_rlm.models.providers import ContextTooLong, Provider, Reply, Request, in_process
     from lambda_rlm.models.settings import Limits, ModelSettings
@@ -64,6 +65,10 @@ moved.install()  # old module paths (lambda_rlm.ask_compiler, …) resolve to th
 
 
 def __getattr__(name: str) -> Any:
+    if name == "events":  # the run events' module: `from lambda_rlm import events`
+        from importlib import import_module
+
+        return import_module(".core.events", __name__)
     if name in _LAZY:
         from importlib import import_module
 
@@ -86,4 +91,6 @@ __all__ = [
     # extending
     "combinator", "Combinator", "standard_library", "Provider", "in_process", "Request", "Reply", "ContextTooLong",
     "TaskType",
+    # what a run reports
+    "events",
 ]

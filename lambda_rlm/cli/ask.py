@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
     """`ask`: the plan (with --explain or --dry-run), then its run and the answer."""
     from lambda_rlm.runtime.session import refuse_dearer_than
-    from lambda_rlm.strategies.plan import arun_choice, explain
+    from lambda_rlm.strategies.explain import explain
+    from lambda_rlm.strategies.plan import arun_choice
 
     from . import options as cli
     from .output import document as output
@@ -95,7 +96,7 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     from lambda_rlm.core.errors import BudgetExceeded
     from lambda_rlm.core.values import show, to_json
     from lambda_rlm.runtime.session import worst_cost_usd
-    from lambda_rlm.strategies.plan import explain
+    from lambda_rlm.strategies.explain import explain
     from lambda_rlm.strategies.search import arun_search, candidates, explain_candidates, explain_outcomes
 
     from . import options as cli

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import json
 import random
 import time
 from collections.abc import Callable
@@ -43,9 +41,12 @@ from .backend import (
 )
 from .budget import Budget, BudgetRefusal
 from .cache import Entry, LeafCache
+from .leaves import PROMPT_VERSION as PROMPT_VERSION
+from .leaves import LeafRequest as LeafRequest
+from .leaves import LeafResult as LeafResult
+from .leaves import Param
 from .settings import ModelSettings
 
-PROMPT_VERSION = "1"  # bump when decode's instructions change, so old cache entries stop matching
 MESSAGE_OVERHEAD_TOKENS = 4
 
 Count = Callable[[str], int]
@@ -54,55 +55,6 @@ Count = Callable[[str], int]
 def estimate_tokens(text: str) -> int:
     """A cheap upper-leaning token estimate: one token per three bytes of UTF-8."""
     return len(text.encode()) // 3 + 1
-
-
-Param = str | int | float | bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class LeafRequest:
-    """Exactly what is sent for one leaf; its canonical JSON, hashed, is the cache key."""
-
-    model: str
-    messages: tuple[tuple[str, str], ...]  # (role, content)
-    params: tuple[tuple[str, Param], ...]  # sorted by name
-    result_type: t.Type
-
-    def canonical(self) -> str:
-        return json.dumps(
-            {
-                "model": self.model,
-                "messages": [list(m) for m in self.messages],
-                "params": dict(self.params),
-                "type": t.show(self.result_type),
-                "version": PROMPT_VERSION,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-
-    def key(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
-
-    def message_dicts(self) -> list[dict[str, str]]:
-        return [{"role": role, "content": content} for role, content in self.messages]
-
-
-@dataclass(frozen=True, slots=True)
-class LeafResult:
-    """A decoded leaf; a cached result reports zero tokens, cost and attempts for this run."""
-
-    value: Any
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    cached: bool
-    attempts: int
-    reasks: int
-    latency_s: float
-    key: str
 
 
 @dataclass(frozen=True, slots=True)
