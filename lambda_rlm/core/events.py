@@ -14,7 +14,16 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+T = TypeVar("T")
+
+
+@typing.dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
+def _kind(cls: type[T]) -> type[T]:
+    """An event class: a frozen dataclass of keyword fields whose equality is its dict's."""
+    return dataclass(frozen=True, kw_only=True, eq=False)(cls)
+
 
 # Fields left out of the JSON form when None (they are absent from some events of a kind).
 OMIT_NONE = {"omit_none": True}
@@ -61,7 +70,7 @@ def _rebuild(cls: type[Event], values: dict[str, Any]) -> Event:
 # ---------------------------------------------------------------- a run
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class RunStart(Event):
     event: ClassVar[str] = "run_start"
     program: str
@@ -69,7 +78,7 @@ class RunStart(Event):
     model: str
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class RunEnd(Event):
     event: ClassVar[str] = "run_end"
     calls: int
@@ -83,25 +92,24 @@ class RunEnd(Event):
     pieces_read: dict[str, int] | None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class RunError(Event):
     event: ClassVar[str] = "run_error"
     kind: str  # the error's kind: "deadline", "interrupted", or a LambdaError's kind
     message: str | None = field(default=None, metadata=OMIT_NONE)
 
 
-
 # ---------------------------------------------------------------- leaves (the oracle)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class LeafStart(Event):
     event: ClassVar[str] = "leaf_start"
     key: str  # the hash of the request: the leaf cache's key, never the prompt itself
     prompt_chars: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class LeafEnd(Event):
     event: ClassVar[str] = "leaf_end"
     key: str
@@ -114,7 +122,7 @@ class LeafEnd(Event):
     reasks: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class LeafError(Event):
     event: ClassVar[str] = "leaf_error"
     key: str
@@ -122,8 +130,7 @@ class LeafError(Event):
     message: str
 
 
-
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class BudgetStop(Event):
     event: ClassVar[str] = "budget"
     key: str
@@ -134,7 +141,7 @@ class BudgetStop(Event):
     message: str
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class Reask(Event):
     event: ClassVar[str] = "reask"
     key: str
@@ -142,7 +149,7 @@ class Reask(Event):
     reask: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class Retry(Event):
     event: ClassVar[str] = "retry"
     key: str
@@ -152,7 +159,7 @@ class Retry(Event):
     attempt: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class Scan(Event):
     event: ClassVar[str] = "scan"
     read: int  # pieces read before a wave answered (all of them when none did)
@@ -162,14 +169,14 @@ class Scan(Event):
 # ---------------------------------------------------------------- holes (the expander)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class HoleEvent(Event):
     hole: int | None = None
     name: str
     depth: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class HoleStart(HoleEvent):
     event: ClassVar[str] = "hole_start"
     type: str
@@ -177,7 +184,7 @@ class HoleStart(HoleEvent):
     at: str
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class HoleBody(HoleEvent):
     event: ClassVar[str] = "hole_body"
     source: str
@@ -186,7 +193,7 @@ class HoleBody(HoleEvent):
     attempt: int | None = field(default=None, metadata=OMIT_NONE)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class HoleRetry(HoleEvent):
     event: ClassVar[str] = "hole_retry"
     attempt: int
@@ -194,8 +201,7 @@ class HoleRetry(HoleEvent):
     diagnostic: str
 
 
-
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class HoleEnd(HoleEvent):
     event: ClassVar[str] = "hole_end"
     ok: bool
@@ -209,7 +215,7 @@ class HoleEnd(HoleEvent):
 # ---------------------------------------------------------------- graphs of sub-problems
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class GraphStart(Event):
     event: ClassVar[str] = "graph_start"
     graph: int
@@ -222,7 +228,7 @@ class GraphStart(Event):
     bound_calls: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class GraphEnd(Event):
     event: ClassVar[str] = "graph_end"
     graph: int
@@ -234,7 +240,7 @@ class GraphEnd(Event):
     cost_usd: float
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class GraphNodeStart(Event):
     event: ClassVar[str] = "graph_node_start"
     graph: int
@@ -246,7 +252,7 @@ class GraphNodeStart(Event):
     task: str
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class GraphNode(Event):
     event: ClassVar[str] = "graph_node"
     graph: int
@@ -264,8 +270,7 @@ class GraphNode(Event):
     cost_usd: float
 
 
-
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class GraphNote(Event):
     event: ClassVar[str] = "graph_note"
     graph: int
@@ -276,14 +281,14 @@ class GraphNote(Event):
 # ---------------------------------------------------------------- program search
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class SearchStart(Event):
     event: ClassVar[str] = "search_start"
     candidates: tuple[dict[str, Any], ...]
     bound_calls: int
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class CandidateStart(Event):
     event: ClassVar[str] = "candidate_start"
     candidate: int
@@ -291,7 +296,7 @@ class CandidateStart(Event):
     bound: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class CandidateEnd(Event):
     event: ClassVar[str] = "candidate_end"
     candidate: int
@@ -307,7 +312,7 @@ class CandidateEnd(Event):
     error: str | None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class SearchError(Event):
     event: ClassVar[str] = "search_error"
     kind: str  # "budget" or "failed"
@@ -315,8 +320,7 @@ class SearchError(Event):
     finished: int | None = field(default=None, metadata=OMIT_NONE)
 
 
-
-@dataclass(frozen=True, kw_only=True, eq=False)
+@_kind
 class SearchChoice(Event):
     event: ClassVar[str] = "search_choice"
     winner: int | None
