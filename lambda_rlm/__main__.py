@@ -1,7 +1,5 @@
 """`python -m lambda_rlm`: the command line."""
 
-import sys
+from lambda_rlm.cli.app import console_main
 
-from lambda_rlm.cli.app import main
-
-sys.exit(main())
+console_main()
