@@ -156,8 +156,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False) and args.command in ("check", "run", "ask"):  # still one JSON document
             from .output import document, error
 
-            print(document(args.command, model=getattr(args, "model", None), question=getattr(args, "question", None),
-                           error=error(exc)))
+            several = bool(getattr(args, "asked", None) or getattr(args, "questions", None))  # one document a line
+            print(document(args.command, several, model=getattr(args, "model", None),
+                           question=getattr(args, "question", None), error=error(exc)))
         return exc.exit_code
 
 

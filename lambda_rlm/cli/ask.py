@@ -1,9 +1,12 @@
 """The `ask` subcommand: takes parsed arguments, gives an answer (or, with --dry-run, the plan) and an exit code.
 
 `lambda-rlm ask QUESTION [FILE|-]` reads the document, lets lambda_rlm.ask choose the task and
-plan, and runs it; `--explain` prints the task, the plan's source, τ, k and the bound first (on stderr), and
-`--dry-run` stops there without calling the model. `--search K` runs K candidate programs and
-chooses among them (lambda_rlm/search.py). The model and budget options are `run`'s.
+plan, and runs it; `ask [FILE|-] -q Q1 -q Q2` (or `--questions FILE`) asks several questions of
+one document in one session (one budget, one cache connection, one trace, the document read and
+counted once), each answer printed as it comes (`--json`: one document a line). `--explain`
+prints the task, the plan's source, τ, k and the bound first (on stderr), and `--dry-run` stops
+there without calling the model. `--search K` runs K candidate programs and chooses among them
+(lambda_rlm/strategies/search.py). The model and budget options are `run`'s.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "ask", help="answer a question about a document with a checked task plan",
         description="Answer a question about a document: one direct call when it fits the window, "
                     "else the task's plan, bounded before it runs.")
-    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("question", nargs="?", help="the question, in quotes (or give them with -q)")
     p.add_argument("file", nargs="?", default="-", help="the document: a file, or - for stdin (default)")
+    p.add_argument("-q", "--question", dest="asked", action="append", default=[], metavar="QUESTION",
+                   help="a question; repeat it to ask several of one document (then FILE is the only argument)")
+    p.add_argument("--questions", metavar="FILE", default=None,
+                   help="a file of questions, one a line (blank lines and lines that start with # are skipped)")
     # Checked when the run starts (an unknown name exits 5), so plug-ins are looked up only then.
     p.add_argument("--task", metavar="{" + ",".join(TASKS) + ",…}", default=None,
                    help="skip the classifier and use this task type (a plug-in's too)")
@@ -46,9 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     from . import options as cli
 
-    if not args.question.strip():
-        raise ConfigError("the question is empty: there is nothing to ask", notes=["lambda-rlm ask QUESTION [FILE]"])
-    document = cli.read_document(args.file)
+    questions, where = questions_of(args)
+    document = cli.read_document(where)
     overrides: dict[str, Any] = {}
     if args.window is None:  # the model's real window, when litellm (or we) know it
         window = model_window(args.model or DEFAULT_MODEL)
@@ -56,16 +62,46 @@ def run(args: argparse.Namespace) -> int:
             overrides["window"] = window
     config = cli.config_from(args, **overrides)
     show_progress = not args.quiet and not args.json
-    with Session(config) as session:  # the menu call and the plan's run share one budget and trace
-        with cli.progress(show_progress and not args.dry_run) as listener:
-            choice = run_sync(achoose(args.question, document, config, args.task, on_event=listener,
-                                      use_model=not args.dry_run, session=session))
-        if getattr(args, "search", None):
-            return _search(args, choice, document, show_progress, session)
-        return _answer(args, choice, document, show_progress, session)
+    several = len(questions) > 1
+    with Session(config) as session:  # menu calls and plans share one budget, cache connection and trace
+        for number, question in enumerate(questions, 1):
+            if several and not args.json:
+                print(f"{'' if number == 1 else chr(10)}[{number}/{len(questions)}] {question}", flush=True)
+            with cli.progress(show_progress and not args.dry_run) as listener:
+                choice = run_sync(achoose(question, document, config, args.task, on_event=listener,
+                                          use_model=not args.dry_run, session=session))
+            if getattr(args, "search", None):
+                _search(args, question, choice, document, show_progress, session, several)
+            else:
+                _answer(args, question, choice, document, show_progress, session, several)
+    return EXIT_OK
 
 
-def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
+def questions_of(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The questions asked and where the document is: `ask QUESTION [FILE]`, or `ask [FILE]` with
+    `-q QUESTION` (repeated) and/or `--questions FILE`."""
+    from . import options as cli
+
+    listed = list(args.asked)
+    if args.questions is not None:
+        text = cli.read_document(args.questions)
+        listed += [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not listed:
+        if args.question is None or not args.question.strip():
+            raise ConfigError("the question is empty: there is nothing to ask",
+                              notes=["lambda-rlm ask QUESTION [FILE], or lambda-rlm ask FILE -q QUESTION"])
+        return [args.question], args.file
+    if args.question is not None and args.file != "-":
+        raise ConfigError(f"with -q or --questions, give only the document, not also {args.question!r}",
+                          notes=["lambda-rlm ask FILE -q QUESTION -q QUESTION"])
+    empty = [i for i, q in enumerate(listed, 1) if not q.strip()]
+    if empty:
+        raise ConfigError(f"question {empty[0]} is empty: there is nothing to ask")
+    return listed, args.question if args.question is not None else args.file
+
+
+def _answer(args: argparse.Namespace, question: str, choice: Any, document: str, show_progress: bool, session: Any,
+            several: bool = False) -> int:
     """`ask`: the plan (with --explain or --dry-run), then its run and the answer."""
     from lambda_rlm.runtime.session import refuse_dearer_than
     from lambda_rlm.strategies.explain import explain
@@ -74,9 +110,9 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
     from . import options as cli
     from .output import document as output
 
-    asked = {"model": choice.config.model, "question": args.question}
+    asked = {"model": choice.config.model, "question": question}
     if args.dry_run and args.json:
-        print(output("ask", **asked, **choice.as_dict(), source=choice.source))
+        print(output("ask", **asked, **choice.as_dict(), source=choice.source, compact=several))
         return EXIT_OK
     if args.explain or args.dry_run:  # the dry run's output; a run's explanation goes to stderr
         print(explain(choice), file=sys.stdout if args.dry_run else sys.stderr, flush=True)
@@ -85,13 +121,14 @@ def _answer(args: argparse.Namespace, choice: Any, document: str, show_progress:
     if choice.config.limits.max_usd is not None:
         refuse_dearer_than(choice.bound, choice.config)
     with cli.progress(show_progress) as listener:
-        answer = run_sync(arun_choice(choice, args.question, document, listener, session))
+        answer = run_sync(arun_choice(choice, question, document, listener, session))
     cli.print_result(answer.result, args.json, "ask", **asked, task=answer.task, plan=answer.plan,
-                     used_model=answer.used_model, total_calls=answer.calls)
+                     used_model=answer.used_model, total_calls=answer.calls, compact=several)
     return EXIT_OK
 
 
-def _search(args: argparse.Namespace, choice: Any, document: str, show_progress: bool, session: Any) -> int:
+def _search(args: argparse.Namespace, question: str, choice: Any, document: str, show_progress: bool, session: Any,
+            several: bool = False) -> int:
     """`ask --search K`: the candidates and their total bound, then their runs and the choice."""
     from lambda_rlm.core.errors import BudgetExceeded
     from lambda_rlm.core.values import show, to_json
@@ -102,10 +139,10 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
     from . import options as cli
     from .output import document as output
 
-    cands = candidates(choice, args.question, document, args.search)
-    asked = {"model": choice.config.model, "question": args.question}
+    cands = candidates(choice, question, document, args.search)
+    asked = {"model": choice.config.model, "question": question}
     if args.dry_run and args.json:
-        print(output("ask", **asked, **choice.as_dict(), candidates=[c.as_dict() for c in cands]))
+        print(output("ask", **asked, **choice.as_dict(), candidates=[c.as_dict() for c in cands], compact=several))
         return EXIT_OK
     if args.explain or args.dry_run:
         print(explain(choice) + "\n" + explain_candidates(cands), file=sys.stdout if args.dry_run else sys.stderr,
@@ -119,13 +156,13 @@ def _search(args: argparse.Namespace, choice: Any, document: str, show_progress:
                                  f"more than --max-usd {choice.config.limits.max_usd:g}",
                                  notes=["nothing was run; lower --search, or raise the limit"])
     with cli.progress(show_progress) as listener:
-        found = run_sync(arun_search(choice, cands, args.question, document, listener, session))
+        found = run_sync(arun_search(choice, cands, question, document, listener, session))
     if args.explain:
         print(explain_outcomes(found), file=sys.stderr, flush=True)
     if args.json:
         print(output("ask", **asked, value=to_json(found.value), task=found.task, plan=found.plan,
                        winner=found.winner, why=found.why, total_calls=found.calls,
-                       candidates=[_candidate(o) for o in found.outcomes]))
+                       candidates=[_candidate(o) for o in found.outcomes], compact=several))
     else:
         print(show(found.value))
     return EXIT_OK

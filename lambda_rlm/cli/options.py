@@ -162,16 +162,16 @@ def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
     return Config(**fields)
 
 
-def print_result(result: Any, as_json: bool, command: str = "run", **fields: Any) -> None:
+def print_result(result: Any, as_json: bool, command: str = "run", compact: bool = False, **fields: Any) -> None:
     """The value alone, or with `--json` the output document (lambda_rlm/cli/output.py) of `command`."""
     from lambda_rlm.core.values import show, to_json
 
     from .output import document
 
     if as_json:
-        print(document(command, value=to_json(result.value), **result.stats(), **fields))
+        print(document(command, compact, value=to_json(result.value), **result.stats(), **fields), flush=True)
     else:
-        print(show(result.value))
+        print(show(result.value), flush=True)
 
 
 def progress(enabled: bool) -> Any:

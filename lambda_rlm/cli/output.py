@@ -21,14 +21,15 @@ KEYS = (
 )
 
 
-def document(command: str, **fields: Any) -> str:
-    """The JSON text of one output document: `fields` over a null for every other key."""
+def document(command: str, compact: bool = False, **fields: Any) -> str:
+    """The JSON text of one output document: `fields` over a null for every other key; on one line
+    when `compact` (`ask` with several questions prints one document a line)."""
     unknown = set(fields) - set(KEYS)
     if unknown:
         raise ValueError(f"not keys of the output document: {sorted(unknown)}")
     doc = dict.fromkeys(KEYS)
     doc.update(fields, schema=SCHEMA, command=command, date=datetime.now(UTC).isoformat(timespec="seconds"))
-    return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    return json.dumps(doc, ensure_ascii=False, indent=None if compact else 2, default=str)
 
 
 def error(exc: Any) -> dict[str, Any]:
