@@ -415,3 +415,52 @@ def test_runs_one_after_another_leave_litellm_nothing_to_warn_about() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1", "1"]
     assert "LoggingWorker" not in done.stderr and "WARNING" not in done.stderr, done.stderr
+
+
+# ------------------------------------------------------------------ prompt states (prefix_states.py)
+
+STATE_DOC = " ".join(f"Line {i}: the harbour office logged a quiet day with routine inspections." for i in range(40))
+
+
+def _chat(engine: local.Engine, document: str, question: str) -> str:
+    messages = [{"role": "system", "content": "Answer in a few words."},
+                {"role": "user", "content": f"<document>\n{document}\n</document>\nQuestion: {question}"}]
+    reply = engine.chat(local.SMALL_MODEL, messages, 16, 0.0)
+    return str(reply["choices"][0]["message"]["content"])
+
+
+def test_each_model_file_and_context_size_has_a_folder_of_its_own(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_rlm.models import prefix_states
+
+    big, small = local.MODELS["qwen2.5-coder-1.5b"], SMALL
+    folders = {prefix_states.folder(m, n, tmp_path) for m in (big, small) for n in (4096, 8192)}
+    assert len(folders) == 4 and all(f.parent == tmp_path / "llama-states" for f in folders)
+    monkeypatch.setenv(prefix_states.SIZE_VARIABLE, "0")
+    assert prefix_states.cache_for(SMALL, 4096, tmp_path) is None
+    monkeypatch.setenv(prefix_states.SIZE_VARIABLE, "lots")
+    with pytest.raises(ConfigError, match="whole number of megabytes"):
+        prefix_states.cache_for(SMALL, 4096, tmp_path)
+
+
+@pytest.mark.model
+@needs_model
+def test_a_saved_prompt_state_serves_a_later_question_and_changes_no_reply(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    first = local.Engine(threads=2, states_dir=tmp_path)
+    _chat(first, STATE_DOC + " The access code for the north gate is 4417.", "What is the access code?")
+    # A new engine (a new llama.cpp context, as in a later process) finds the state for the shared
+    # document and reads only the new question; its reply is the one read from scratch.
+    later = local.Engine(threads=2, states_dir=tmp_path)
+    served = _chat(later, STATE_DOC + " The access code for the north gate is 4417.", "Which gate has a code?")
+    states = later._load(SMALL).cache
+    assert states.hits == 1 and len(states.cache) == 2
+    monkeypatch.setenv("LAMBDA_RLM_LOCAL_STATES_MB", "0")
+    scratch = local.Engine(threads=2)
+    assert scratch._load(SMALL).cache is None
+    assert served == _chat(scratch, STATE_DOC + " The access code for the north gate is 4417.",
+                           "Which gate has a code?")
+    # Another document shares only the instructions before it: what is served is those tokens'
+    # state, and the reply is again the one read from scratch.
+    other = "The ferry timetable changed in May: boats now leave at 6, 9 and 17 o'clock. " * 10
+    assert _chat(later, other, "When do boats leave?") == _chat(scratch, other, "When do boats leave?")

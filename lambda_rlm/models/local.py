@@ -25,6 +25,7 @@ from typing import Any
 from lambda_rlm.core.errors import ConfigError
 from lambda_rlm.text.tokens import _piece_bounds
 
+from . import prefix_states
 from .model_files import DEFAULT_MODEL as DEFAULT_MODEL
 from .model_files import MODELS as MODELS
 from .model_files import N_CTX_VARIABLE as N_CTX_VARIABLE
@@ -68,8 +69,10 @@ class Engine:
     meets a second Python thread. A request still queued when its caller gives up never starts.
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, threads: int | None = None) -> None:
-        self.cache_dir = cache_dir
+    def __init__(self, cache_dir: str | Path | None = None, threads: int | None = None,
+                 states_dir: str | Path | None = None) -> None:
+        self.cache_dir = cache_dir  # the joined model files (default: the user's cache folder)
+        self.states_dir = states_dir  # the prompt states (prefix_states.py; default: the same)
         self.threads = threads or model_threads()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self._loaded: dict[tuple[str, int], Any] = {}
@@ -114,10 +117,12 @@ class Engine:
         if key not in self._loaded:
             llama_cpp = _llama_cpp()
             path = ensure_model_file(spec, self.cache_dir)
-            self._loaded[key] = _closed_at_exit(
-                llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads,
-                                n_threads_batch=self.threads, verbose=False)
-            )
+            llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads,
+                                    n_threads_batch=self.threads, verbose=False)
+            states = prefix_states.cache_for(spec, n_ctx, self.states_dir or self.cache_dir)
+            if states is not None:  # a prompt's piece, read once, serves later questions about it
+                llama.set_cache(states)
+            self._loaded[key] = _closed_at_exit(llama)
         return self._loaded[key]
 
 
