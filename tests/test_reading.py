@@ -81,6 +81,17 @@ def test_the_most_relevant_piece_is_read_first_and_reading_stops_there(tmp_path:
     assert result.pieces_read == {"read": 1, "of": result.bound.calls}  # reported, as read
 
 
+def test_read_all_reads_every_piece_even_after_one_answers(tmp_path: Path) -> None:
+    provider = ScriptedProvider(reader)
+    config = Config(model="lrtest/read", window=2000, output_tokens=50, concurrency=1, cache_dir=str(tmp_path),
+                    read_all=True)
+    doc = document("The access code for the north gate is 7342.", at=11)
+    with registered(lrtest=provider):
+        result = run(compile_program(SCAN), doc, config, question=QUESTION)
+    assert result.value == ("7342",) and provider.calls == result.calls == result.bound.calls > 1
+    assert result.pieces_read == {"read": result.bound.calls, "of": result.bound.calls}
+
+
 def test_a_wave_is_as_many_pieces_as_requests_in_flight(tmp_path: Path) -> None:
     provider = ScriptedProvider(reader)
     config = Config(model="lrtest/read", window=2000, output_tokens=50, concurrency=4, cache_dir=str(tmp_path))

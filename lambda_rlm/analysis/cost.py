@@ -31,12 +31,14 @@ MAX_STEPS = 50_000
 
 @dataclass(frozen=True, slots=True)
 class Leaves:
-    """How large a leaf may be and how many samples it takes, below what merely fits the window:
-    a model's profile or the user sets them (None: as fits, and the profile's votes, else 1)."""
+    """Which leaves a run asks: how large a leaf may be and how many samples it takes, below what
+    merely fits the window (a model's profile or the user sets them; None: as fits, and the
+    profile's votes, else 1), and whether ranked reading may stop at the first piece that answers."""
 
     max_tokens: int | None = None  # tokens of document per leaf
     max_records: int | None = None  # records per labelling leaf
     votes: int | None = None  # samples per labelling leaf, majority per record
+    read_all: bool = False  # `scan` reads every piece even after one answers (the exhaustive reading)
 
     def __post_init__(self) -> None:
         if self.votes is not None and not 1 <= self.votes <= 16:

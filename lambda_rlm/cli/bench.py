@@ -37,7 +37,7 @@ def _lengths(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the main command line."""
-    from .options import cache_options, positive, positive_seconds, tokens, window
+    from .options import cache_options, positive, positive_seconds, read_all_option, tokens, window
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="score baselines on the benchmark tasks at several document lengths",
@@ -56,6 +56,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds per request (default 120)")
     p.add_argument("--deadline", type=positive_seconds, default=None,
                    help="seconds per run of one question by one baseline; a run past it scores 0, its error kept")
+    read_all_option(p)
     p.add_argument("--out", default="bench-results", help="folder for results.jsonl and summary.json")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw score against length per baseline")
     cache_options(p)
@@ -144,7 +145,7 @@ def _config(args: argparse.Namespace, tasks: list[Any]) -> Any:
         reference.register(model, tasks=tasks)  # so its window is known and plug-in tasks are read
     fields: dict[str, Any] = {"model": model, "api_base": args.api_base, "concurrency": args.concurrency,
                               "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
-                              "deadline_s": args.deadline}
+                              "deadline_s": args.deadline, "read_all": args.read_all}
     window = args.window or model_window(model)
     if window is not None:
         fields["window"] = window

@@ -100,9 +100,15 @@ def run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--reasks", type=whole, default=4,
                    help="re-asks of a reply that does not decode to the leaf's type (default 4)")
     cache_options(r)
+    read_all_option(r)
     r.add_argument("--trace", default=None, metavar="FILE", help="append a JSONL trace to FILE")
     r.add_argument("--json", action="store_true", help="print the value and statistics as JSON")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def read_all_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--read-all", action="store_true",
+                   help="read every piece even after one answers (no early stop: the exhaustive reading)")
 
 
 def cache_options(p: argparse.ArgumentParser) -> None:
@@ -152,6 +158,7 @@ def config_from(args: argparse.Namespace, **overrides: Any) -> Any:
         "max_tokens": args.max_tokens, "max_usd": args.max_usd, "deadline_s": args.deadline,
         "timeout_s": args.timeout, "use_cache": not args.no_cache, "cache_dir": args.cache_dir,
         "trace_path": args.trace, "max_attempts": args.max_attempts, "reasks": args.reasks,
+        "read_all": args.read_all,
     }
     for name in ("model", "window"):
         if getattr(args, name) is not None:

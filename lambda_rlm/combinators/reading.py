@@ -5,7 +5,8 @@
 at a time (a wave is as many pieces as the model takes requests at once: one for the embedded
 model), and stops after the first wave whose results hold one for which `found` holds; when none
 does, it reads every piece, so it never answers less than reading everything would. Its bound is
-the worst case, every piece read, exactly as `concat_map f pieces`.
+the worst case, every piece read, exactly as `concat_map f pieces`. `Config(read_all=True)`
+(`--read-all`) reads every piece even after one answers: the exhaustive reading, to compare.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def scan(found: Fn, f: Fn, xs: tuple[Any, ...], *, ctx: Any) -> tuple[Any,
         read += len(part)
         got = [y for ys in results for y in ys]
         out += got
-        if any([await found(y) for y in got]):
+        if not ctx.read_all and any([await found(y) for y in got]):
             break
     if ctx.emit is not None:  # the result reports how much of the document was read (Result.pieces_read)
         ctx.emit(events.Scan(read=read, pieces=len(xs)))

@@ -35,7 +35,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     **{f.name: ("llm", f.name) for f in fields(ModelSettings)},
     **{f.name: ("limits", f.name) for f in fields(Limits)},
     "max_leaf_tokens": ("leaves", "max_tokens"), "max_leaf_records": ("leaves", "max_records"),
-    "label_votes": ("leaves", "votes"),
+    "label_votes": ("leaves", "votes"), "read_all": ("leaves", "read_all"),
     "hole_calls": ("holes", "calls"), "hole_reasks": ("holes", "reasks"), "max_hole_depth": ("holes", "max_depth"),
 }
 

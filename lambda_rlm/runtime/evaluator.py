@@ -49,6 +49,7 @@ class Context:
     batch: int | None = None  # records per labelling leaf, chosen with the bound
     votes: int = 1  # samples per labelling leaf (a model's profile)
     wave: int = 1  # pieces `scan` reads at once: the requests the model takes at once
+    read_all: bool = False  # `scan` reads every piece, even after one answers
     ask: Ask | None = None  # the run's oracle, for combinators that call the model themselves
     expander: Expander | None = None  # frames (call accounting, trace tags) for their nested work
     emit: Callable[[Event], None] | None = None  # the run's trace, for what combinators report

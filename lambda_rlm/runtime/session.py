@@ -191,7 +191,7 @@ class Session:
         start = time.monotonic()
         model = replace(cost_model(config, planned.tokenizer), tau=bound.tau, k=bound.k, batch=bound.batch)
         context = Context(planned.tokenizer, bound.tau, bound.k, batch=bound.batch, votes=model.votes,
-                          wave=config.llm.concurrency, emit=emit)
+                          wave=config.llm.concurrency, read_all=config.leaves.read_all, emit=emit)
         expander = Expander(prog, model, lambda prompt, hole: _text(leaf(prompt, t.TEXT, hole)), emit)
         evaluator = Evaluator(prog, leaf, context, expander)
         left = self.budget.remaining_s()
