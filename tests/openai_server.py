@@ -35,6 +35,7 @@ class ServerState:
     retry_after: str = "0.2"
     error_status: int | None = None  # answer every request with this status (401, 404, 400 …)
     error_message: str = "rejected"  # "{key}" is replaced by the request's bearer token
+    cached_tokens: int = 0  # reported as read from the provider's prompt cache (OpenAI's usage field)
     requests: int = 0
     served: int = 0
     rate_limited: int = 0
@@ -111,7 +112,7 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
                     self._send(state.error_status, {"error": {"message": message}})
                     return
                 content = state.reply(body["messages"])
-                self._send(200, _completion(body, content))
+                self._send(200, _completion(body, content, state.cached_tokens))
                 with state.lock:
                     state.served += 1
             finally:
@@ -133,7 +134,7 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
+def _completion(body: dict[str, Any], content: str, cached_tokens: int = 0) -> dict[str, Any]:
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 4 + 1
     completion_tokens = len(content) // 4 + 1
     return {
@@ -152,6 +153,7 @@ def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            **({"prompt_tokens_details": {"cached_tokens": cached_tokens}} if cached_tokens else {}),
         },
     }
 

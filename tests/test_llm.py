@@ -247,6 +247,18 @@ def test_retries_honour_retry_after(server: OpenAIServer) -> None:
     assert o.budget.snapshot().retries == 2
 
 
+def test_the_prompt_tokens_a_provider_served_from_its_cache_are_reported(server: OpenAIServer) -> None:
+    server.state.cached_tokens = 96
+    events: list[dict[str, Any]] = []
+    o = Oracle(ModelSettings("openai/tiny", api_base=server.base_url), on_event=events.append)
+    result = run(o.leaf("a prompt long enough to be worth caching", t.TEXT))
+    (end,) = [e for e in events if e["event"] == "leaf_end"]
+    assert result.cached_tokens == end["cached_tokens"] == 96 and result.prompt_tokens > 0
+    server.state.cached_tokens = 0
+    again = run(o.leaf("another prompt", t.TEXT))
+    assert again.cached_tokens == 0  # a provider that says nothing served nothing from its cache
+
+
 def test_a_retry_after_beyond_the_deadline_fails_at_once(server: OpenAIServer) -> None:
     server.state.rate_limit_first, server.state.retry_after = 1, "5"
     events: list[dict[str, Any]] = []

@@ -120,6 +120,7 @@ class LeafEnd(Event):
     cached: bool
     attempts: int
     reasks: int
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
 
 
 @_kind

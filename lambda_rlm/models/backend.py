@@ -283,7 +283,8 @@ def _read_router_config(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any
 
 
 def unpack(response: Any) -> tuple[str, int | None, int | None]:
-    """The reply text and the usage the provider reported (None where it did not)."""
+    """The reply text and the usage the provider reported (None where it did not); `cached_tokens`
+    tells how much of the prompt the provider served from its own prompt cache."""
     try:
         text = response.choices[0].message.content or ""
     except (AttributeError, IndexError):
@@ -296,6 +297,16 @@ def unpack(response: Any) -> tuple[str, int | None, int | None]:
         prompt if isinstance(prompt, int) else None,
         (completion if isinstance(completion, int) else None),
     )
+
+
+def cached_tokens(response: Any) -> int:
+    """The prompt tokens the provider read from its prompt cache, as litellm reports them
+    (`usage.prompt_tokens_details.cached_tokens`, OpenAI's field); 0 when it says nothing."""
+    details = getattr(getattr(response, "usage", None), "prompt_tokens_details", None)
+    found = getattr(details, "cached_tokens", None) if details is not None else None
+    if found is None and isinstance(details, dict):
+        found = details.get("cached_tokens")
+    return found if isinstance(found, int) and found > 0 else 0
 
 
 def from_provider(err: BaseException) -> bool:

@@ -59,3 +59,4 @@ class LeafResult:
     reasks: int
     latency_s: float
     key: str
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache (0 when it says nothing)

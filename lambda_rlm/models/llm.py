@@ -30,6 +30,7 @@ from . import decode
 from .backend import (
     Backend,
     CallTimeout,
+    cached_tokens,
     from_provider,
     is_transient,
     redact,
@@ -63,6 +64,7 @@ class _Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
 
     def __add__(self, later: _Reply) -> _Reply:
         """The later reply's text with both replies' usage."""
@@ -71,6 +73,7 @@ class _Reply:
             self.prompt_tokens + later.prompt_tokens,
             self.completion_tokens + later.completion_tokens,
             self.cost_usd + later.cost_usd,
+            self.cached_tokens + later.cached_tokens,
         )
 
 
@@ -120,7 +123,7 @@ class Oracle:
         r = result
         self._emit(events.LeafEnd(key=key, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
                                   latency_s=r.latency_s, cost_usd=r.cost_usd, cached=r.cached, attempts=r.attempts,
-                                  reasks=r.reasks))
+                                  reasks=r.reasks, cached_tokens=r.cached_tokens))
         return result
 
     def request(self, prompt: str, result_type: t.Type, sample: tuple[int, ...] = ()) -> LeafRequest:
@@ -200,7 +203,7 @@ class Oracle:
                 continue
             usage = (total.prompt_tokens, total.completion_tokens, total.cost_usd)
             latency = time.monotonic() - start
-            return LeafResult(value, reply.text, *usage, False, attempts, reask, latency, key)
+            return LeafResult(value, reply.text, *usage, False, attempts, reask, latency, key, total.cached_tokens)
         raise AssertionError("unreachable")
 
     async def _request(
@@ -316,7 +319,7 @@ class Oracle:
         completion_tokens = self._count(text) if completion_tokens is None else completion_tokens
         cost = backend.actual_cost(response, prompt_tokens, completion_tokens)
         self.budget.settle(reservation, prompt_tokens, completion_tokens, cost)
-        return _Reply(text, prompt_tokens, completion_tokens, cost)
+        return _Reply(text, prompt_tokens, completion_tokens, cost, cached_tokens(response))
 
     def _clip(self, text: str) -> str:
         """A reply cut to `max_output_tokens` of our tokenizer: the static bound counts on it, and a

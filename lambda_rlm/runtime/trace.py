@@ -83,6 +83,7 @@ def summary(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "retries": sum(1 for e in events if e.get("event") == "retry"),
         "reasks": sum(1 for e in events if e.get("event") == "reask"),
         "prompt_tokens": sum(e.get("prompt_tokens", 0) for e in ends),
+        "cached_prompt_tokens": sum(e.get("cached_tokens", 0) for e in ends),  # served by the provider's cache
         "completion_tokens": sum(e.get("completion_tokens", 0) for e in ends),
         "cost_usd": sum(e.get("cost_usd", 0.0) for e in ends),
     }
