@@ -92,14 +92,16 @@ def test_read_all_reads_every_piece_even_after_one_answers(tmp_path: Path) -> No
     assert result.pieces_read == {"read": result.bound.calls, "of": result.bound.calls}
 
 
-def test_a_wave_is_as_many_pieces_as_requests_in_flight(tmp_path: Path) -> None:
+def test_the_top_piece_is_read_alone_then_a_wave_is_as_many_pieces_as_requests_in_flight(tmp_path: Path) -> None:
     provider = ScriptedProvider(reader)
     config = Config(model="lrtest/read", window=2000, output_tokens=50, concurrency=4, cache_dir=str(tmp_path))
+    doc = document("The access code for the north gate is 7342.", at=5).replace(
+        FILLER[2], "Access code? The north gate access code, the access code of the north gate: not yet posted.")
     with registered(lrtest=provider):
-        result = run(compile_program(SCAN), document("The access code for the north gate is 7342.", at=5), config,
-                     question=QUESTION)
-    assert result.value == ("7342",) and provider.calls == 4
-    assert result.pieces_read is not None and result.pieces_read["read"] == 4 < result.pieces_read["of"]
+        result = run(compile_program(SCAN), doc, config, question=QUESTION)
+    # The decoy ranks first and is read alone; it does not answer, so the next wave reads 4 at once.
+    assert result.value == ("7342",) and provider.calls == 1 + 4
+    assert result.pieces_read is not None and result.pieces_read["read"] == 5 < result.pieces_read["of"]
 
 
 def test_with_no_answer_every_piece_is_read_and_no_more(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """Ranked reading: takes a query and pieces, gives them most relevant first (BM25), and reads them until one answers.
 
 `ranked question (split doc tau)` orders the chunks by how well their words match the question
-(lambda_rlm.text.relevance). `scan found f pieces` applies f to the pieces in that order, a wave
-at a time (a wave is as many pieces as the model takes requests at once: one for the embedded
-model), and stops after the first wave whose results hold one for which `found` holds; when none
-does, it reads every piece, so it never answers less than reading everything would. Its bound is
-the worst case, every piece read, exactly as `concat_map f pieces`. `Config(read_all=True)`
-(`--read-all`) reads every piece even after one answers: the exhaustive reading, to compare.
+(lambda_rlm.text.relevance). `scan found f pieces` applies f to the pieces in that order: the
+top-ranked piece alone first (most lookups end there), then a wave at a time (a wave is as many
+pieces as the model takes requests at once: one for the embedded model), and stops after the
+first wave whose results hold one for which `found` holds; when none does, it reads every piece,
+so it never answers less than reading everything would. Its bound is the worst case, every piece
+read, exactly as `concat_map f pieces`. `Config(read_all=True)` (`--read-all`) reads every piece
+even after one answers: the exhaustive reading, to compare.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ def _abs_scan(an: Any, found: a.AValue, f: a.AValue, xs: a.AValue) -> a.AValue:
 
 @combinator("scan : (b -> Bool) -> (a -> List b) -> List a -> List b", abstract=_abs_scan)
 async def scan(found: Fn, f: Fn, xs: tuple[Any, ...], *, ctx: Any) -> tuple[Any, ...]:
-    """f over xs in waves of the model's concurrency, stopping after the first wave that gives a
-    result for which `found` holds; everything the waves read gave, in order."""
+    """f over xs, the first piece alone and then in waves of the model's concurrency, stopping after
+    the first wave that gives a result for which `found` holds; everything the waves read gave, in order."""
     wave = max(1, int(ctx.wave or 1)) if may_wait(f) else len(xs) or 1
     out: list[Any] = []
     read = 0
-    for start in range(0, len(xs), wave):
-        part = xs[start:start + wave]
+    starts = [0, *range(1, len(xs), wave)] if xs else []
+    for start, end in zip(starts, [*starts[1:], len(xs)], strict=True):
+        part = xs[start:end]
         results = await together(f(x) for x in part) if may_wait(f) else [await f(x) for x in part]
         read += len(part)
         got = [y for ys in results for y in ys]
