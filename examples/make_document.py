@@ -3,11 +3,16 @@
 Run: python examples/make_document.py  (deterministic: the same bytes every time)
 The document is longer than a 4k-token window, so a model cannot read it in one prompt; the
 fact sits about 60% of the way through.
+
+`python examples/make_document.py --tokens 32000 --out report32k.txt` writes a longer version
+of the same kind (more paragraphs, the fact still about 60% of the way through; cl100k tokens).
 """
 
 from __future__ import annotations
 
+import argparse
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "data" / "harbour_report.txt"
@@ -56,7 +61,25 @@ def document(paragraphs: int = 70, seed: int = 7) -> str:
     return "\n".join(out)
 
 
+def of_length(tokens: int, count: Callable[[str], int]) -> str:
+    """The report with as many paragraphs as make it at least `tokens` tokens long by `count`."""
+    paragraphs = 70
+    while (size := count(document(paragraphs))) < tokens:
+        paragraphs = max(paragraphs + 1, int(paragraphs * tokens / max(1, size)))
+    return document(paragraphs)
+
+
 if __name__ == "__main__":
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(document(), encoding="utf-8")
-    print(f"wrote {OUT} ({len(OUT.read_text()):,} characters)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=None, help="at least this many tokens (default: the bundled one)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write it (default {OUT})")
+    args = parser.parse_args()
+    if args.tokens is None:
+        text = document()
+    else:
+        from lambda_rlm.text.tokens import cl100k
+
+        text = of_length(args.tokens, cl100k().count)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out} ({len(text):,} characters)")
