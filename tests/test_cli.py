@@ -112,6 +112,7 @@ def test_a_killed_run_resumes_without_paying_twice(server: OpenAIServer, tmp_pat
 
 def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_path: Path) -> None:
     server.state.latency_s = 1.0
+    server.state.reply = lambda messages: "NONE"  # no piece answers, so ranked reading goes on to the last
     docfile = tmp_path / "doc.txt"
     docfile.write_text(document(600, 500))
     # One leaf at a time: after the first, several remain for 1 s each, so the interrupt never
