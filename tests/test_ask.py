@@ -237,11 +237,18 @@ def test_search_finds_the_needle(tmp_path: Path) -> None:
                            "The special magic number for apple is 48213."])
     got, _ = answered("What is the special magic number for apple?", doc, tmp_path)
     assert (got.task, got.plan, got.used_model) == ("search", "search", False)
-    assert got.value == "48213" and got.result.calls > 1 and got.result.bound.tau is not None
+    # The needle's chunk ranks first, so one leaf answers where the bound allows one per chunk.
+    assert got.value == "48213" and got.result.calls < got.result.bound.calls and got.result.bound.tau is not None
+
+
+# Shares the question's words, so it ranks first and is read alone; it states no number, so the
+# readers below give nothing grounded there and the next wave reads several chunks at once.
+DECOY_APPLE = "The special magic number for apple, the apple number, is special: ask the apple office."
+DECOY_GATE = "The access code for the north gate: the north gate access code is kept by the gate office."
 
 
 def test_search_prefers_an_answer_written_in_its_chunk(tmp_path: Path) -> None:
-    doc = planted(12_000, ["The special magic number for apple is 48213."])
+    doc = planted(12_000, [DECOY_APPLE, "The special magic number for apple is 48213."])
 
     def inventive(messages: list[dict[str, Any]]) -> str:
         prompt = prompt_of(messages)
@@ -256,7 +263,7 @@ def test_search_prefers_an_answer_written_in_its_chunk(tmp_path: Path) -> None:
 def test_search_prefers_the_grounded_answer_whose_surroundings_match_the_question(tmp_path: Path) -> None:
     """A sloppy reader copies the first number of every chunk: both answers are written in their
     chunks and each is given once, so the first used to win; the one next to the question's words wins now."""
-    doc = planted(12_000, ["Invoice 5518 was paid in full by the harbour office in March.",
+    doc = planted(12_000, [DECOY_GATE, "Invoice 5518 was paid in full by the harbour office in March.",
                            "The access code for the north gate is 7342."])
 
     def sloppy(messages: list[dict[str, Any]]) -> str:
@@ -460,7 +467,8 @@ def test_dry_run_explains_and_stops_without_calling_the_model(tmp_path: Path,
     assert "plan: search" in out and "τ = " in out and "k = " in out and "calls ≤ " in out
     assert "depth ≤ 0" in out and "prompt ≤ " in out and "def find_in" in out
     k = int(re.search(r"k = ([\d,]+)", out)[1].replace(",", ""))  # type: ignore[index]
-    assert f"8 at a time, stopping after the first wave that answers: from 8 pieces to all of them (at most {k}" in out
+    assert ("the best one alone, then 8 at a time, stopping after the first wave that answers: from 1 piece to all "
+            f"of them (at most {k}") in out
 
 
 def test_dry_run_json_is_machine_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,9 +43,9 @@ def explain(choice: Choice) -> str:
                      " (the model's profile; majority per record)")
     if choice.program.uses("scan") and b.k:
         wave = max(1, min(choice.config.llm.concurrency, b.k))
-        part += (f"\nreading: the pieces most relevant to the question first, {wave} at a time, stopping after "
-                 f"the first wave that answers: from {wave} pieces to all of them (at most {b.k:,}, the bound's "
-                 "worst case)")
+        part += (f"\nreading: the pieces most relevant to the question first, the best one alone, then {wave} at a "
+                 f"time, stopping after the first wave that answers: from 1 piece to all of them (at most {b.k:,}, "
+                 "the bound's worst case)")
     return "\n".join([
         f"task: {choice.task} ({choice.note})",
         f"plan: {choice.plan}    main : {choice.program.type}",
