@@ -214,7 +214,7 @@ def test_wheel_holds_only_the_lambda_rlm_package(installed: Installed) -> None:
         top_level = {name.split("/")[0] for name in wheel.namelist()}
         assert top_level == {"lambda_rlm", "lambda_rlm-0.1.0.dist-info"}
         entry_points = wheel.read("lambda_rlm-0.1.0.dist-info/entry_points.txt").decode()
-    assert "lambda-rlm = lambda_rlm.cli.app:main" in entry_points
+    assert "lambda-rlm = lambda_rlm.cli.app:console_main" in entry_points
 
 
 @pytest.mark.slow
