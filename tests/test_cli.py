@@ -120,8 +120,12 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_p
     args = [sys.executable, "-m", "lambda_rlm", *run_args(server, tmp_path / "c", "--input", str(docfile),
                                                           "--quiet", "--trace", str(tmp_path / "t.jsonl"),
                                                           "--concurrency", "1")]
+    # The run starts with Ctrl-C's default action, as from a shell: an ignored SIGINT is inherited
+    # across exec, so one that an earlier test left ignored in this process would hide the interrupt.
+    inherited = signal.getsignal(signal.SIGINT)
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+                            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     trace = tmp_path / "t.jsonl"
     deadline = time.monotonic() + 60
     # Interrupt once a leaf has finished (its event is on disk), with more still to come.
@@ -129,7 +133,7 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(server: OpenAIServer, tmp_p
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, (inherited, err[-2000:])
     assert "Traceback" not in err and "rerun" in err
     events = [json.loads(line)["event"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert "run_start" in events and "leaf_end" in events
