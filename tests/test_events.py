@@ -59,6 +59,9 @@ def test_an_event_is_a_frozen_record_and_its_json_form() -> None:
     stamped = replace(end, t=1.25, hole=4)
     assert list(stamped)[:2] == ["t", "event"] and stamped["hole"] == 4 and "hole" not in end
     assert pickle.loads(pickle.dumps(stamped)) == stamped
+    quick = end.stamped(1.25)  # what the trace does to every event, without building it again
+    assert quick == replace(end, t=1.25) and list(quick) == list(replace(end, t=1.25)) and quick.t == 1.25
+    assert type(quick) is events.LeafEnd and "t" not in end and end.t is None
 
 
 def test_absent_fields_stay_out_of_the_json_form_and_known_ones_are_checked() -> None:

@@ -11,6 +11,7 @@ is the hole or graph node an event happened inside, where there is one.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -41,14 +42,22 @@ class Event(dict[str, Any]):
     t: float | None = field(default=None, metadata=OMIT_NONE)
     hole: int | None = field(default=None, metadata=OMIT_NONE)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # two or three per leaf, so the field list is worked out once per kind
         out: dict[str, Any] = {} if self.t is None else {"t": self.t}
         out["event"] = self.event
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name != "t" and not (value is None and f.metadata.get("omit_none")):
-                out[f.name] = list(value) if isinstance(value, tuple) else value
+        for name, omit_none in _layout(type(self)):
+            value = getattr(self, name)
+            if not (value is None and omit_none):
+                out[name] = list(value) if isinstance(value, tuple) else value
         dict.update(self, out)
+
+    def stamped(self, t: float) -> Event:
+        """This event at `t` seconds into the trace: `replace(self, t=t)`, without building it again
+        (the trace stamps every event)."""
+        new = dict.__new__(type(self))
+        new.__dict__.update(self.__dict__, t=t)
+        dict.update(new, {"t": t, **{k: v for k, v in self.items() if k != "t"}})
+        return new
 
     def as_dict(self) -> dict[str, Any]:
         """The event's JSON form as a plain dict (a trace line; what `--json` prints)."""
@@ -61,6 +70,12 @@ class Event(dict[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy rebuild the record, not an empty dict
         return _rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@functools.cache
+def _layout(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """The fields of an event kind's JSON form after "t" and "event", each with whether None leaves it out."""
+    return tuple((f.name, bool(f.metadata.get("omit_none"))) for f in fields(cls) if f.name != "t")
 
 
 def _rebuild(cls: type[Event], values: dict[str, Any]) -> Event:

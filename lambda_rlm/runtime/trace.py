@@ -9,7 +9,6 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +29,7 @@ class Trace:
         self._t0 = time.monotonic()
 
     def emit(self, event: Event) -> None:
-        event = replace(event, t=round(time.monotonic() - self._t0, 4))
+        event = event.stamped(round(time.monotonic() - self._t0, 4))
         self.events.append(event)
         if self._file is not None:
             try:
